@@ -1,0 +1,67 @@
+"""agent_tracing: one structured-logging and tracing core for FastAPI, Celery, LangChain and
+Freqtrade backends.
+
+The core imports no framework; each integration lives in its own module
+(``agent_tracing.fastapi``, ``agent_tracing.celery``, ``agent_tracing.langchain``,
+``agent_tracing.freqtrade``, ``agent_tracing.sqlalchemy``) and is imported by its own path.
+"""
+
+from agent_tracing.config import LoggingSettings, configure_logging, flush_logging, shutdown_logging
+from agent_tracing.context import (
+    CONTEXT_FIELDS,
+    bind,
+    bind_contextvars,
+    current_context,
+    get_context_value,
+    new_correlation_id,
+    replace_contextvars,
+    reset_contextvars,
+)
+from agent_tracing.encoding import Limits, Sanitizer, get_sanitizer
+from agent_tracing.formatters import SCHEMA_KEYS, ConsoleFormatter, JsonFormatter
+from agent_tracing.handlers import (
+    ContextQueueHandler,
+    JsonFileHandler,
+    JsonStreamHandler,
+    RotatingJsonFileHandler,
+    TimedRotatingJsonFileHandler,
+)
+from agent_tracing.logger import BoundLogger, get_logger
+from agent_tracing.records import ContextFilter
+from agent_tracing.redaction import DEFAULT_SECRET_KEYS, REDACTED, Redactor
+from agent_tracing.spans import Span, new_span_id, span
+
+__all__ = [
+    "CONTEXT_FIELDS",
+    "DEFAULT_SECRET_KEYS",
+    "REDACTED",
+    "SCHEMA_KEYS",
+    "BoundLogger",
+    "ConsoleFormatter",
+    "ContextFilter",
+    "ContextQueueHandler",
+    "JsonFileHandler",
+    "JsonFormatter",
+    "JsonStreamHandler",
+    "Limits",
+    "LoggingSettings",
+    "Redactor",
+    "RotatingJsonFileHandler",
+    "Sanitizer",
+    "Span",
+    "TimedRotatingJsonFileHandler",
+    "bind",
+    "bind_contextvars",
+    "configure_logging",
+    "current_context",
+    "flush_logging",
+    "get_context_value",
+    "get_logger",
+    "get_sanitizer",
+    "new_correlation_id",
+    "new_span_id",
+    "replace_contextvars",
+    "reset_contextvars",
+    "shutdown_logging",
+    "span",
+]

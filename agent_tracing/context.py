@@ -1,0 +1,186 @@
+"""Context that flows by itself: correlation id, user/strategy/backtest ids, component, span.
+
+The context is one immutable mapping held in a single :class:`~contextvars.ContextVar`, so a log
+call reads it with one lookup and a copied context (asyncio tasks, ``copy_context().run`` in
+threads) carries every field at once. It is never mutated in place: binding creates a new mapping
+and keeps the token, and leaving the binding resets exactly that token.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import uuid
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
+from types import MappingProxyType, TracebackType
+from typing import Any, TypeVar, cast
+
+__all__ = [
+    "CONTEXT_FIELDS",
+    "bind",
+    "bind_contextvars",
+    "current_context",
+    "get_context_value",
+    "new_correlation_id",
+    "replace_contextvars",
+    "reset_contextvars",
+]
+
+#: The schema fields a binding sets at the top level of every line; any other bound key goes into
+#: ``data``.
+CONTEXT_FIELDS: tuple[str, ...] = (
+    "correlation_id",
+    "component",
+    "user_id",
+    "strategy_id",
+    "backtest_id",
+)
+#: Tracing fields, bound by spans.
+SPAN_FIELDS: tuple[str, ...] = ("span_id", "parent_span_id")
+
+_TOP_LEVEL = frozenset((*CONTEXT_FIELDS, *SPAN_FIELDS))
+#: Where bound keys that are not schema fields are kept inside the context mapping (they are
+#: added to each line's ``data``). A name no keyword argument can collide with.
+EXTRA_KEY = "\x00extra"
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_CONTEXT: ContextVar[Mapping[str, Any]] = ContextVar("agent_tracing_context", default=_EMPTY)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def new_correlation_id() -> str:
+    """Return a new correlation id (a random UUID4 string)."""
+    return str(uuid.uuid4())
+
+
+def current_context() -> dict[str, Any]:
+    """Return a copy of the context bound here (schema fields, span ids and extra keys)."""
+    ctx = _CONTEXT.get()
+    out = {k: v for k, v in ctx.items() if k != EXTRA_KEY}
+    extra = ctx.get(EXTRA_KEY)
+    if extra:
+        out.update(extra)
+    return out
+
+
+def get_context_value(key: str, default: Any = None) -> Any:
+    """Return one bound value, or ``default`` when it is not bound."""
+    ctx = _CONTEXT.get()
+    if key in _TOP_LEVEL:
+        return ctx.get(key, default)
+    return ctx.get(EXTRA_KEY, _EMPTY).get(key, default)
+
+
+def _raw_context() -> Mapping[str, Any]:
+    """Return the bound mapping itself (read-only by convention; no copy, for the hot path)."""
+    return _CONTEXT.get()
+
+
+def bind_contextvars(**fields: Any) -> Token[Mapping[str, Any]]:
+    """Bind ``fields`` on top of the current context and return the token that undoes it.
+
+    A value of ``None`` unbinds that key. Prefer :class:`bind`, which resets for you; use this pair
+    where the start and the end of a unit of work are in different callbacks (signal handlers).
+    """
+    return _CONTEXT.set(_merge(_CONTEXT.get(), fields))
+
+
+def _merge(base: Mapping[str, Any], fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    merged = dict(base)
+    extra: dict[str, Any] | None = None
+    for key, value in fields.items():
+        if key in _TOP_LEVEL:
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+            continue
+        if extra is None:
+            extra = dict(base.get(EXTRA_KEY, _EMPTY))
+        if value is None:
+            extra.pop(key, None)
+        else:
+            extra[key] = value
+    if extra is not None:
+        if extra:
+            merged[EXTRA_KEY] = MappingProxyType(extra)
+        else:
+            merged.pop(EXTRA_KEY, None)
+    return MappingProxyType(merged)
+
+
+def reset_contextvars(token: Token[Mapping[str, Any]]) -> None:
+    """Restore the context to what it was before the binding that returned ``token``."""
+    _CONTEXT.reset(token)
+
+
+def replace_contextvars(fields: Mapping[str, Any]) -> Token[Mapping[str, Any]]:
+    """Replace the whole context by ``fields`` (a context carried from elsewhere) and return the
+    token that restores the previous one. Used where a unit of work must not inherit what the
+    thread happened to hold before (a task in a reused worker process)."""
+    return _CONTEXT.set(_merge(_EMPTY, fields))
+
+
+class bind:  # noqa: N801 - used like a function: ``with bind(user_id=...)``
+    """Bind context fields for a block or a function, restoring exactly the previous values after.
+
+    Works as a context manager (``with bind(user_id="u1"):``), an async context manager and a
+    decorator of sync and async functions (each call binds afresh, so concurrent calls never share
+    a token). Schema fields (:data:`CONTEXT_FIELDS`) appear at the top level of every line logged
+    inside; any other key is added to each line's ``data``. ``None`` unbinds a key.
+    """
+
+    __slots__ = ("_fields", "_tokens")
+
+    def __init__(self, **fields: Any) -> None:
+        self._fields = fields
+        self._tokens: list[Token[Mapping[str, Any]]] = []
+
+    def __enter__(self) -> dict[str, Any]:
+        self._tokens.append(bind_contextvars(**self._fields))
+        return current_context()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        _CONTEXT.reset(self._tokens.pop())
+
+    async def __aenter__(self) -> dict[str, Any]:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, func: F) -> F:
+        fields = self._fields
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                token = bind_contextvars(**fields)
+                try:
+                    return await func(*args, **kwargs)
+                finally:
+                    _CONTEXT.reset(token)
+
+            return cast(F, async_wrapper)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            token = bind_contextvars(**fields)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _CONTEXT.reset(token)
+
+        return cast(F, wrapper)

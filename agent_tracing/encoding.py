@@ -1,0 +1,260 @@
+"""Turn any value into JSON-safe data, redacted and bounded, without ever raising.
+
+:class:`Sanitizer` walks a value once: secret keys are masked, every string is scanned for
+secret-looking values, oversized strings and containers are cut with a marker, cycles and very deep
+nesting are stopped, and values JSON cannot hold (datetimes, decimals, UUIDs, bytes, sets, enums,
+pydantic models, dataclasses, exceptions, arbitrary objects) get a safe encoding. A value whose
+``__repr__`` raises becomes a marker naming its type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any
+
+from agent_tracing.redaction import Redactor
+
+__all__ = ["DEFAULT_LIMITS", "Limits", "Sanitizer", "get_sanitizer", "safe_repr", "set_sanitizer"]
+
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+_SCALARS = (bool, float, type(None))
+_CACHED_TEXT = 256
+_CACHE_SIZE = 8192
+_MISSING: Any = object()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds that keep one log line small, whatever was passed to it.
+
+    Attributes:
+        max_string: Characters kept of any one string (prompts, outputs, messages).
+        max_items: Items kept of any one list or mapping.
+        max_depth: Nesting levels kept; deeper values become a marker.
+    """
+
+    max_string: int = 8192
+    max_items: int = 100
+    max_depth: int = 8
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def _type_name(value: object) -> str:
+    try:
+        return type(value).__qualname__
+    except Exception:  # pragma: no cover - a type whose name raises
+        return "object"
+
+
+def safe_repr(value: object, limit: int = 8192) -> str:
+    """Return ``repr(value)`` cut to ``limit`` characters, or a marker when ``repr`` raises."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<unrepresentable {_type_name(value)}>"
+    if not isinstance(text, str):  # pragma: no cover - a broken __repr__ returning non-str
+        return f"<unrepresentable {_type_name(value)}>"
+    if len(text) > limit:
+        return f"{text[:limit]}…[truncated {len(text) - limit} chars]"
+    return text
+
+
+def _safe_str(value: object) -> str:
+    try:
+        text = str(value)
+    except Exception:
+        return safe_repr(value)
+    return text if isinstance(text, str) else safe_repr(value)
+
+
+class Sanitizer:
+    """Make values JSON-safe, redacted and bounded (see the module docstring).
+
+    Args:
+        redactor: Decides secret keys and scrubs text.
+        limits: Size bounds.
+    """
+
+    def __init__(self, redactor: Redactor | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.redactor = redactor if redactor is not None else Redactor()
+        self.limits = limits
+        self._marker = self.redactor.marker
+        # Short strings repeat (messages, ids, keys, enum-like values): remember their clean form.
+        self._texts: dict[str, str] = {}
+        self._keys: dict[str, str | None] = {}
+
+    def text(self, value: str) -> str:
+        """Return a string cut to the limit and scrubbed of secrets."""
+        if len(value) <= _CACHED_TEXT:
+            cache = self._texts
+            out = cache.get(value)
+            if out is None:
+                out = self.redactor.redact_text(value)
+                if len(cache) >= _CACHE_SIZE:
+                    cache.clear()
+                cache[value] = out
+            return out
+        limit = self.limits.max_string
+        if len(value) > limit:
+            # Scrub a margin past the cut so a secret that straddles it is caught whole.
+            scrubbed = self.redactor.redact_text(value[: limit + 512])
+            return f"{scrubbed[:limit]}…[truncated {len(value) - limit} chars]"
+        return self.redactor.redact_text(value)
+
+    def clean(self, value: Any) -> Any:
+        """Return a JSON-safe, redacted, bounded copy of ``value``."""
+        try:
+            return self._clean(value, 0, None)
+        except Exception:
+            return f"<unserializable {_type_name(value)}>"
+
+    def clean_mapping(self, value: Mapping[str, Any]) -> dict[str, Any]:
+        """Return a JSON-safe copy of a mapping (the ``data`` of a line)."""
+        try:
+            cleaned = self._clean(value, 0, None)
+        except Exception:
+            return {"_unserializable": _type_name(value)}
+        return cleaned if isinstance(cleaned, dict) else {"value": cleaned}
+
+    def _clean(self, value: Any, depth: int, seen: set[int] | None) -> Any:
+        cls = type(value)
+        if cls is str:
+            return self.text(value)
+        if cls is int:
+            return value if _INT_MIN <= value <= _INT_MAX else str(value)
+        if cls in _SCALARS:
+            return value
+        if depth >= self.limits.max_depth:
+            return f"<max depth: {_type_name(value)}>"
+        if isinstance(value, Mapping):
+            return self._mapping(value, depth, seen)
+        if isinstance(value, list | tuple | set | frozenset):
+            return self._sequence(value, depth, seen)
+        return self._other(value, depth, seen)
+
+    def _enter(self, value: object, seen: set[int] | None) -> set[int] | None:
+        ident = id(value)
+        if seen is None:
+            return {ident}
+        if ident in seen:
+            return None
+        seen.add(ident)
+        return seen
+
+    def _mapping(self, value: Mapping[Any, Any], depth: int, seen: set[int] | None) -> Any:
+        path = self._enter(value, seen)
+        if path is None:
+            return "<cycle>"
+        try:
+            out: dict[str, Any] = {}
+            keys = self._keys
+            limit = self.limits.max_items
+            count = 0
+            try:
+                items = list(value.items())
+            except Exception:
+                return f"<unreadable {_type_name(value)}>"
+            for key, item in items:
+                if count >= limit:
+                    out["_truncated_keys"] = len(items) - limit
+                    break
+                count += 1
+                name = key if type(key) is str else _safe_str(key)
+                clean_name = keys.get(name, _MISSING)
+                if clean_name is _MISSING:
+                    clean_name = self._key(name)
+                if clean_name is None:  # a secret key: the key stays, the value goes
+                    out[name if len(name) <= 200 else self.text(name)] = self._marker
+                else:
+                    out[clean_name] = self._clean(item, depth + 1, path)  # type: ignore[index]
+            return out
+        finally:
+            path.discard(id(value))
+
+    def _key(self, name: str) -> str | None:
+        clean = None if self.redactor.is_secret_key(name) else self.text(name)
+        if len(name) <= _CACHED_TEXT:
+            if len(self._keys) >= _CACHE_SIZE:
+                self._keys.clear()
+            self._keys[name] = clean
+        return clean
+
+    def _sequence(self, value: Any, depth: int, seen: set[int] | None) -> Any:
+        path = self._enter(value, seen)
+        if path is None:
+            return "<cycle>"
+        try:
+            items = list(value)
+            if isinstance(value, set | frozenset):
+                try:
+                    items.sort()
+                except TypeError:
+                    items.sort(key=safe_repr)
+            limit = self.limits.max_items
+            out = [self._clean(item, depth + 1, path) for item in items[:limit]]
+            if len(items) > limit:
+                out.append(f"…[{len(items) - limit} more items]")
+            return out
+        finally:
+            path.discard(id(value))
+
+    def _other(self, value: Any, depth: int, seen: set[int] | None) -> Any:
+        if isinstance(value, str):  # str subclasses
+            return self.text(str.__str__(value))
+        if isinstance(value, int):  # int subclasses other than bool and enums handled below
+            if isinstance(value, enum.Enum):
+                return self._clean(value.value, depth + 1, seen)
+            return self._clean(int(value), depth, seen)
+        if isinstance(value, enum.Enum):
+            return self._clean(value.value, depth + 1, seen)
+        if isinstance(value, float):
+            return float(value)
+        if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+            return value.isoformat()
+        if isinstance(value, _dt.timedelta):
+            return value.total_seconds()
+        if isinstance(value, Decimal | uuid.UUID | PurePath):
+            return self.text(str(value))
+        if isinstance(value, bytes | bytearray | memoryview):
+            raw = bytes(value[: self.limits.max_string])
+            text = raw.decode("utf-8", "backslashreplace")
+            if len(value) > self.limits.max_string:
+                text += f"…[truncated {len(value) - self.limits.max_string} bytes]"
+            return self.redactor.redact_text(text)
+        if isinstance(value, BaseException):
+            return {"type": _type_name(value), "message": self.text(_safe_str(value))}
+        dump = getattr(value, "model_dump", None)  # pydantic v2 models, LangChain messages
+        if callable(dump) and not isinstance(value, type):
+            try:
+                dumped = dump(mode="json")
+            except Exception:
+                dumped = None
+            if dumped is not None:
+                return self._clean(dumped, depth, seen)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+            return self._clean(fields, depth, seen)
+        return self.text(safe_repr(value, self.limits.max_string))
+
+
+_active = Sanitizer()
+
+
+def get_sanitizer() -> Sanitizer:
+    """Return the sanitizer formatters use when they were given none (set by configuration)."""
+    return _active
+
+
+def set_sanitizer(sanitizer: Sanitizer) -> None:
+    """Make ``sanitizer`` the one formatters use when they were given none."""
+    global _active
+    _active = sanitizer

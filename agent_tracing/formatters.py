@@ -1,0 +1,337 @@
+"""The two views of a record: one JSON object per line, and a coloured line for people.
+
+Both read the same fields (:func:`schema_fields`), so a value is redacted and bounded the same way
+in each. Both are importable classes that ``logging.config.dictConfig`` can build; options after
+``fmt`` are keyword-only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import colorlog
+import orjson
+from pythonjsonlogger.core import BaseJsonFormatter
+
+from agent_tracing.context import EXTRA_KEY
+from agent_tracing.encoding import Sanitizer, get_sanitizer, safe_repr
+from agent_tracing.records import (
+    ATTR_CONTEXT,
+    ATTR_DATA,
+    ATTR_EVENT,
+    ATTR_EXCEPTION,
+    ATTR_FIELDS,
+    exception_fields,
+    format_timestamp,
+    level_name,
+    record_context,
+)
+
+__all__ = ["SCHEMA_KEYS", "ConsoleFormatter", "JsonFormatter", "escape_controls", "schema_fields"]
+
+#: Every JSON line has exactly these keys, in this order (``exception`` only when there is one).
+SCHEMA_KEYS: tuple[str, ...] = (
+    "timestamp",
+    "level",
+    "correlation_id",
+    "component",
+    "user_id",
+    "strategy_id",
+    "backtest_id",
+    "message",
+    "data",
+    "logger",
+    "event",
+    "span_id",
+    "parent_span_id",
+)
+
+_ID_FIELDS = ("correlation_id", "user_id", "strategy_id", "backtest_id")
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        message = record.getMessage()
+    except Exception:
+        # A %-format that does not match its arguments: keep both, never lose the line.
+        return f"{safe_repr(record.msg)} (unformattable with args {safe_repr(record.args)})"
+    return message if type(message) is str else safe_repr(message)
+
+
+def _clean_id(value: Any, sanitizer: Sanitizer) -> Any:
+    cls = type(value)
+    if value is None or cls is int:
+        return value
+    if cls is str:
+        return sanitizer.text(value)
+    return sanitizer.clean(value)
+
+
+def _tail(text: str, sanitizer: Sanitizer) -> str:
+    # A traceback's last lines say what failed: keep the tail when it is too long.
+    limit = sanitizer.limits.max_string
+    if len(text) > limit:
+        text = f"…[truncated {len(text) - limit} chars]{text[-limit:]}"
+    return sanitizer.redactor.redact_text(text)
+
+
+def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None) -> dict[str, Any]:
+    """Return the schema fields of ``record``: redacted, bounded, JSON-safe, in schema order."""
+    san = sanitizer if sanitizer is not None else get_sanitizer()
+    attrs = record.__dict__
+    ctx = record_context(record)
+    fields = attrs.get(ATTR_FIELDS)
+    if fields:
+        ctx = {**ctx, **fields}
+    get = ctx.get
+    component = get("component")
+    data: Any = attrs.get(ATTR_DATA)
+    extra = get(EXTRA_KEY)
+    if extra:
+        data = {**extra, **data} if isinstance(data, Mapping) else {**extra}
+    if data is not None:
+        data = san.clean_mapping(data) if isinstance(data, Mapping) else {"value": san.clean(data)}
+    out: dict[str, Any] = {
+        "timestamp": format_timestamp(record.created),
+        "level": level_name(record),
+        "correlation_id": _clean_id(get("correlation_id"), san),
+        "component": _clean_id(component, san) if component is not None else record.name,
+        "user_id": _clean_id(get("user_id"), san),
+        "strategy_id": _clean_id(get("strategy_id"), san),
+        "backtest_id": _clean_id(get("backtest_id"), san),
+        "message": san.text(_message(record)),
+        "data": data,
+        "logger": record.name,
+        "event": attrs.get(ATTR_EVENT),
+        "span_id": get("span_id"),
+        "parent_span_id": get("parent_span_id"),
+    }
+    exc = attrs.get(ATTR_EXCEPTION)
+    if exc is None and (record.exc_info or record.exc_text):
+        exc = exception_fields(record.exc_info, record.exc_text)
+        if exc is not None and record.exc_info and not record.exc_text:
+            record.exc_text = exc["traceback"]  # formatted once, shared by every handler
+    if exc is not None:
+        out["exception"] = {
+            "type": exc["type"],
+            "message": san.text(exc["message"]) if exc["message"] is not None else None,
+            "traceback": _tail(exc["traceback"], san),
+        }
+    if record.stack_info:
+        stack = {"stack_info": _tail(record.stack_info, san)}
+        out["data"] = {**(out["data"] or {}), **stack}
+    return out
+
+
+def _fallback_line(record: logging.LogRecord, error: BaseException) -> dict[str, Any]:
+    """The line written when building the real one failed: the schema, with what is certain."""
+    try:
+        created = float(record.created)
+    except Exception:
+        created = 0.0
+    return {
+        "timestamp": format_timestamp(created),
+        "level": level_name(record) if isinstance(record.levelno, int) else "ERROR",
+        "correlation_id": None,
+        "component": str(getattr(record, "name", "")),
+        "user_id": None,
+        "strategy_id": None,
+        "backtest_id": None,
+        "message": get_sanitizer().text(safe_repr(getattr(record, "msg", None), 2000)),
+        "data": {"_log_error": f"{type(error).__name__}: {safe_repr(error, 500)}"},
+        "logger": str(getattr(record, "name", "")),
+        "event": None,
+        "span_id": None,
+        "parent_span_id": None,
+    }
+
+
+def _dumps(payload: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        # Lone surrogates or the like: the stdlib encoder escapes what orjson refuses.
+        return json.dumps(payload, ensure_ascii=True, default=safe_repr).encode("ascii")
+
+
+class JsonFormatter(BaseJsonFormatter):
+    """One JSON object per line in the project schema (see ``SCHEMA_KEYS``).
+
+    Built on python-json-logger's ``BaseJsonFormatter``: :meth:`format` calls the overridable steps
+    ``add_fields`` -> ``process_log_record`` -> ``jsonify_log_record``. It never raises: a record
+    that cannot be built becomes a line with ``data._log_error``.
+
+    Args:
+        fmt: Accepted for ``dictConfig`` compatibility; the schema is fixed.
+        sanitizer: Redaction and size limits (default: the configured one).
+    """
+
+    def __init__(
+        self,
+        fmt: str | None = None,
+        datefmt: str | None = None,
+        style: str = "%",
+        validate: bool = True,
+        *,
+        sanitizer: Sanitizer | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(fmt, datefmt, style, validate, **kwargs)
+        self.sanitizer = sanitizer
+
+    def add_fields(
+        self,
+        log_data: dict[str, Any],
+        record: logging.LogRecord,
+        message_dict: dict[str, Any],
+    ) -> None:
+        log_data.update(schema_fields(record, self.sanitizer))
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return log_data
+
+    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
+        return _dumps(log_data).decode("utf-8")
+
+    def format_bytes(self, record: logging.LogRecord) -> bytes:
+        """Return the line as UTF-8 bytes, without the newline (the handlers' fast path)."""
+        try:
+            log_data: dict[str, Any] = {}
+            self.add_fields(log_data, record, {})
+            return _dumps(self.process_log_record(log_data))
+        except Exception as error:
+            return _dumps(_fallback_line(record, error))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.format_bytes(record).decode("utf-8")
+
+
+# C0 controls (but tab), DEL, C1 controls and the Unicode line separators: none may reach a
+# terminal raw, or a message could forge a line or recolour the console.
+_CONTROL_MAP = {
+    code: f"\\x{code:02x}" for code in (*range(0x00, 0x20), *range(0x7F, 0xA0)) if code != 0x09
+}
+_CONTROL_MAP.update({0x0A: "\\n", 0x0D: "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
+def escape_controls(text: str) -> str:
+    """Return ``text`` with control characters shown as escapes (``\\n``, ``\\x1b``)."""
+    return text.translate(_CONTROL_MAP)
+
+
+DEFAULT_CONSOLE_FORMAT = (
+    "%(log_color)s%(levelname)-8s%(reset)s %(blue)s%(name)s%(reset)s "
+    "%(light_black)s[%(short_correlation_id)s]%(reset)s - %(message)s%(data_text)s"
+)
+DEFAULT_LOG_COLORS = {
+    "DEBUG": "cyan",
+    "INFO": "green",
+    "WARNING": "yellow",
+    "ERROR": "red",
+    "CRITICAL": "red,bg_white",
+}
+
+
+class _Values:
+    """The mapping a ``%`` format reads (colorlog's ``ColoredRecord``, plus our fields)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__ = values
+
+
+class ConsoleFormatter(colorlog.ColoredFormatter):
+    """The seed's coloured line plus a short correlation id and the line's ``data``.
+
+    Colours are off when the stream is not a terminal or ``NO_COLOR`` is set (colorlog's rules).
+    The message, ``data`` and traceback are redacted like the JSON view, and control characters are
+    escaped so that no message can forge a second line or recolour the terminal.
+
+    Extra format fields: ``short_correlation_id``, ``correlation_id``, ``component``, ``event``,
+    ``user_id``, ``strategy_id``, ``backtest_id``, ``data_text``, ``timestamp`` (ISO UTC).
+
+    Args:
+        fmt: A ``%``-style format (default :data:`DEFAULT_CONSOLE_FORMAT`).
+        sanitizer: Redaction and size limits (default: the configured one).
+        max_data_chars: Characters of ``data`` shown per line.
+    """
+
+    def __init__(
+        self,
+        fmt: str | None = None,
+        datefmt: str | None = None,
+        style: Any = "%",
+        log_colors: Mapping[str, str] | None = None,
+        *,
+        stream: TextIO | None = None,
+        no_color: bool = False,
+        force_color: bool = False,
+        sanitizer: Sanitizer | None = None,
+        max_data_chars: int = 400,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            fmt or DEFAULT_CONSOLE_FORMAT,
+            datefmt,
+            style,
+            log_colors=log_colors or DEFAULT_LOG_COLORS,
+            stream=stream if stream is not None else sys.stderr,
+            no_color=no_color,
+            force_color=force_color,
+            **kwargs,
+        )
+        self.sanitizer = sanitizer
+        self.max_data_chars = max_data_chars
+        self._escapes: dict[str, dict[str, str]] = {}
+
+    def _escape_code_map(self, item: str) -> dict[str, str]:
+        # colorlog rebuilds this map for every record; it only depends on the level.
+        codes = self._escapes.get(item)
+        if codes is None:
+            codes = super()._escape_code_map(item)
+            self._escapes[item] = codes
+        return codes
+
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            return self._format(record)
+        except Exception as error:
+            return escape_controls(f"{record.levelname} {record.name} - <log error: {error!r}>")
+
+    def _format(self, record: logging.LogRecord) -> str:
+        fields = schema_fields(record, self.sanitizer)
+        cid = fields["correlation_id"]
+        data = fields["data"]
+        data_text = ""
+        if data:
+            text = orjson.dumps(data).decode("utf-8")
+            if len(text) > self.max_data_chars:
+                text = f"{text[: self.max_data_chars]}…"
+            data_text = f" {escape_controls(text)}"
+        values = dict(record.__dict__)
+        values.update(self._escape_code_map(record.levelname))
+        values.update(
+            message=escape_controls(fields["message"]),
+            levelname=fields["level"],
+            short_correlation_id=str(cid)[:8] if cid else "-",
+            correlation_id=cid,
+            component=fields["component"],
+            event=fields["event"],
+            user_id=fields["user_id"],
+            strategy_id=fields["strategy_id"],
+            backtest_id=fields["backtest_id"],
+            data_text=data_text,
+            timestamp=fields["timestamp"],
+        )
+        if self.usesTime():
+            values["asctime"] = self.formatTime(record, self.datefmt)
+        line = self._append_reset(self._style._format(_Values(values)), values)
+        exc = fields.get("exception")
+        if exc:
+            lines = exc["traceback"].splitlines() or [f"{exc['type']}: {exc['message']}"]
+            line += "".join(f"\n    {escape_controls(part)}" for part in lines)
+        return line
+

@@ -1,0 +1,191 @@
+"""Handlers for the JSON view: a stream, a file (atomic appends) and rotating files, plus queue mode.
+
+Every handler here reports its own failure once on stderr and then only counts it, so a broken
+stream (``/dev/full``, a closed pipe) never floods stderr nor stops the other handlers. File
+handlers write each line with one ``write`` call on a file opened with ``O_APPEND``, so lines from
+several processes never tear into each other.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import logging.handlers
+import sys
+from typing import Any
+
+from agent_tracing.encoding import safe_repr
+from agent_tracing.formatters import JsonFormatter
+from agent_tracing.records import ATTR_EXCEPTION, ContextFilter, exception_fields
+
+__all__ = [
+    "ContextQueueHandler",
+    "JsonFileHandler",
+    "JsonStreamHandler",
+    "RotatingJsonFileHandler",
+    "TimedRotatingJsonFileHandler",
+]
+
+
+class _ReportOnce:
+    """``handleError`` that prints the first failure of a handler and counts the rest."""
+
+    errors: int = 0
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+        self.errors += 1
+        if self.errors > 1 or not logging.raiseExceptions:
+            return
+        try:
+            error = sys.exc_info()[1]
+            sys.stderr.write(
+                f"agent_tracing: {type(self).__name__} could not write a log record "
+                f"({type(error).__name__}: {error}); further failures of this handler are "
+                "counted in its `errors` attribute, not printed\n"
+            )
+            sys.stderr.flush()
+        except Exception:  # pragma: no cover - stderr itself is gone
+            pass
+
+
+def _line(handler: logging.Handler, record: logging.LogRecord) -> bytes:
+    formatter = handler.formatter
+    if isinstance(formatter, JsonFormatter):
+        return formatter.format_bytes(record) + b"\n"
+    return (handler.format(record) + "\n").encode("utf-8", "backslashreplace")
+
+
+class JsonStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[type-arg]
+    """JSON lines to a text stream (stdout by default)."""
+
+    def __init__(self, stream: Any = None, *, formatter: logging.Formatter | None = None) -> None:
+        super().__init__(stream if stream is not None else sys.stdout)
+        self.setFormatter(formatter or JsonFormatter())
+        self.addFilter(ContextFilter())
+
+
+class _BinaryFileMixin:
+    """Open the file unbuffered in binary append mode; one ``write`` per line."""
+
+    baseFilename: str
+    stream: Any
+    encoding: str | None
+    mode: str
+
+    def _open(self) -> Any:
+        return open(self.baseFilename, "ab", buffering=0)  # noqa: SIM115 - the handler owns it
+
+    def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
+        return False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = _line(self, record)  # type: ignore[arg-type]
+            if self._rolls(record, line):
+                self.doRollover()  # type: ignore[attr-defined]
+            if self.stream is None:
+                self.stream = self._open()
+            view = memoryview(line)
+            while view:
+                written = self.stream.write(view)
+                view = view[written:]
+        except RecursionError:  # pragma: no cover - as the stdlib does
+            raise
+        except Exception:
+            self.handleError(record)  # type: ignore[attr-defined]
+
+
+class JsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.FileHandler):
+    """JSON lines appended to a file."""
+
+    def __init__(
+        self, filename: str, *, delay: bool = False, formatter: logging.Formatter | None = None
+    ) -> None:
+        super().__init__(filename, mode="ab", delay=delay)
+        self.setFormatter(formatter or JsonFormatter())
+        self.addFilter(ContextFilter())
+
+
+class RotatingJsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.handlers.RotatingFileHandler):
+    """JSON lines to a file rotated by size (``max_bytes``, keeping ``backup_count`` files)."""
+
+    def __init__(
+        self,
+        filename: str,
+        *,
+        max_bytes: int = 10 * 1024 * 1024,
+        backup_count: int = 5,
+        delay: bool = False,
+        formatter: logging.Formatter | None = None,
+    ) -> None:
+        super().__init__(
+            filename, mode="ab", maxBytes=max_bytes, backupCount=backup_count, delay=delay
+        )
+        self.setFormatter(formatter or JsonFormatter())
+        self.addFilter(ContextFilter())
+
+    def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
+        if self.maxBytes <= 0:
+            return False
+        if self.stream is None:
+            self.stream = self._open()
+        return bool(self.stream.seek(0, 2) + len(line) > self.maxBytes)
+
+
+class TimedRotatingJsonFileHandler(
+    _BinaryFileMixin, _ReportOnce, logging.handlers.TimedRotatingFileHandler
+):
+    """JSON lines to a file rotated by time (``when``/``interval`` as the stdlib's, in UTC)."""
+
+    def __init__(
+        self,
+        filename: str,
+        *,
+        when: str = "midnight",
+        interval: int = 1,
+        backup_count: int = 7,
+        delay: bool = False,
+        formatter: logging.Formatter | None = None,
+    ) -> None:
+        super().__init__(
+            filename,
+            when=when,
+            interval=interval,
+            backupCount=backup_count,
+            delay=delay,
+            utc=True,
+        )
+        self.mode = "ab"
+        self.setFormatter(formatter or JsonFormatter())
+        self.addFilter(ContextFilter())
+
+    def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
+        return bool(self.shouldRollover(record))
+
+
+class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
+    """The caller's side of queue mode: capture the context, keep the exception, enqueue.
+
+    The stdlib's ``prepare()`` folds the traceback into the message and drops ``exc_info``; this one
+    keeps the message and the exception apart (as ``{type, message, traceback}``) so the JSON view
+    behind the listener still has an ``exception`` object.
+    """
+
+    def __init__(self, queue: Any) -> None:
+        super().__init__(queue)
+        self.addFilter(ContextFilter())
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        prepared = copy.copy(record)
+        try:
+            prepared.msg = record.getMessage()
+            prepared.args = None
+        except Exception:
+            prepared.msg = f"{safe_repr(record.msg)} (unformattable with args {safe_repr(record.args)})"
+            prepared.args = None
+        if record.exc_info or record.exc_text:
+            prepared.__dict__[ATTR_EXCEPTION] = exception_fields(record.exc_info, record.exc_text)
+            prepared.exc_text = prepared.__dict__[ATTR_EXCEPTION]["traceback"]
+            prepared.exc_info = None
+        prepared.message = prepared.msg
+        return prepared

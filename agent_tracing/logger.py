@@ -1,0 +1,392 @@
+"""Loggers: stdlib-hierarchy loggers whose level methods take ``data=`` and the context fields.
+
+``get_logger("app.api.routers.users")`` wraps ``logging.getLogger`` of that name, so levels,
+handlers and propagation are the stdlib's. A call such as
+``log.info("Backtest started", data={"timerange": "20240101-"}, backtest_id=7)`` adds ``data`` and
+overrides the bound context for that line only. The keywords are explicit: a misspelt one is a
+``TypeError``, never a silently dropped field.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from agent_tracing.context import CONTEXT_FIELDS, _raw_context
+from agent_tracing.records import ATTR_CONTEXT, ATTR_DATA, ATTR_EVENT, ATTR_FIELDS
+
+__all__ = ["BoundLogger", "get_logger"]
+
+DEBUG, INFO, WARNING, ERROR, CRITICAL = (
+    logging.DEBUG,
+    logging.INFO,
+    logging.WARNING,
+    logging.ERROR,
+    logging.CRITICAL,
+)
+_LEVEL_NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR", CRITICAL: "CRITICAL"}
+_EXTRA_FIELDS = frozenset(CONTEXT_FIELDS)
+_LogRecord = logging.LogRecord
+_start_time = logging._startTime  # type: ignore[attr-defined]
+
+
+_pid_name: tuple[int, str | None] = (-1, None)
+
+
+def _process_name(pid: int) -> str | None:
+    global _pid_name
+    if not logging.logMultiprocessing:
+        return None
+    cached = _pid_name
+    if cached[0] == pid:
+        return cached[1]
+    name = _lookup_process_name()
+    # multiprocessing names its process only once started; cache only a real name.
+    if sys.modules.get("multiprocessing") is not None:
+        _pid_name = (pid, name)
+    return name
+
+
+def _lookup_process_name() -> str | None:
+    mp = sys.modules.get("multiprocessing")
+    if mp is None:
+        return "MainProcess"
+    try:
+        return str(mp.current_process().name)
+    except Exception:  # pragma: no cover - as the stdlib does
+        return None
+
+
+def _exc_tuple(exc_info: Any) -> Any:
+    if not exc_info:
+        return None
+    if isinstance(exc_info, BaseException):
+        return (type(exc_info), exc_info, exc_info.__traceback__)
+    if isinstance(exc_info, tuple):
+        return exc_info
+    info = sys.exc_info()
+    return info if info[0] is not None else None
+
+
+class BoundLogger:
+    """A stdlib logger plus fields bound to this logger object (see :meth:`bind`).
+
+    The level methods accept, besides the stdlib's ``exc_info``, ``stack_info``, ``stacklevel`` and
+    ``extra``: ``data`` (a mapping added to the line's ``data``), ``event`` (a dotted event name) and
+    the context fields ``correlation_id``, ``user_id``, ``strategy_id``, ``backtest_id`` and
+    ``component`` for this line only. Keys of ``extra`` that name context fields or ``data`` are
+    read the same way (the seed's ``extra={"user_id": ..., "data": {...}}``); other keys of
+    ``extra`` go into ``data``.
+    """
+
+    __slots__ = ("_bound", "_logger", "name")
+
+    def __init__(self, logger: logging.Logger, bound: Mapping[str, Any] | None = None) -> None:
+        self._logger = logger
+        self.name = logger.name
+        self._bound: dict[str, Any] | None = dict(bound) if bound else None
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The stdlib logger behind this one."""
+        return self._logger
+
+    def bind(self, **fields: Any) -> BoundLogger:
+        """Return a logger that adds ``fields`` (context fields or ``data`` keys) to every line."""
+        merged = dict(self._bound or {})
+        merged.update(fields)
+        return BoundLogger(self._logger, merged)
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - stdlib name
+        return self._logger.isEnabledFor(level)
+
+    def setLevel(self, level: int | str) -> None:  # noqa: N802 - stdlib name
+        self._logger.setLevel(level)
+
+    def getEffectiveLevel(self) -> int:  # noqa: N802 - stdlib name
+        return self._logger.getEffectiveLevel()
+
+    def debug(
+        self,
+        msg: object,
+        *args: object,
+        data: Mapping[str, Any] | None = None,
+        event: str | None = None,
+        correlation_id: Any = None,
+        user_id: Any = None,
+        strategy_id: Any = None,
+        backtest_id: Any = None,
+        component: str | None = None,
+        exc_info: Any = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log at DEBUG (see the class docstring for the keywords)."""
+        if self._logger.isEnabledFor(DEBUG):
+            self._log(DEBUG, msg, args, data, event, exc_info, stack_info, extra,
+                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+
+    def info(
+        self,
+        msg: object,
+        *args: object,
+        data: Mapping[str, Any] | None = None,
+        event: str | None = None,
+        correlation_id: Any = None,
+        user_id: Any = None,
+        strategy_id: Any = None,
+        backtest_id: Any = None,
+        component: str | None = None,
+        exc_info: Any = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log at INFO (see the class docstring for the keywords)."""
+        if self._logger.isEnabledFor(INFO):
+            self._log(INFO, msg, args, data, event, exc_info, stack_info, extra,
+                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+
+    def warning(
+        self,
+        msg: object,
+        *args: object,
+        data: Mapping[str, Any] | None = None,
+        event: str | None = None,
+        correlation_id: Any = None,
+        user_id: Any = None,
+        strategy_id: Any = None,
+        backtest_id: Any = None,
+        component: str | None = None,
+        exc_info: Any = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log at WARNING (see the class docstring for the keywords)."""
+        if self._logger.isEnabledFor(WARNING):
+            self._log(WARNING, msg, args, data, event, exc_info, stack_info, extra,
+                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+
+    def error(
+        self,
+        msg: object,
+        *args: object,
+        data: Mapping[str, Any] | None = None,
+        event: str | None = None,
+        correlation_id: Any = None,
+        user_id: Any = None,
+        strategy_id: Any = None,
+        backtest_id: Any = None,
+        component: str | None = None,
+        exc_info: Any = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log at ERROR (see the class docstring for the keywords)."""
+        if self._logger.isEnabledFor(ERROR):
+            self._log(ERROR, msg, args, data, event, exc_info, stack_info, extra,
+                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+
+    def exception(
+        self,
+        msg: object,
+        *args: object,
+        data: Mapping[str, Any] | None = None,
+        event: str | None = None,
+        correlation_id: Any = None,
+        user_id: Any = None,
+        strategy_id: Any = None,
+        backtest_id: Any = None,
+        component: str | None = None,
+        exc_info: Any = True,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log at ERROR with the exception being handled (see the class docstring)."""
+        if self._logger.isEnabledFor(ERROR):
+            self._log(ERROR, msg, args, data, event, exc_info, stack_info, extra,
+                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+
+    def critical(
+        self,
+        msg: object,
+        *args: object,
+        data: Mapping[str, Any] | None = None,
+        event: str | None = None,
+        correlation_id: Any = None,
+        user_id: Any = None,
+        strategy_id: Any = None,
+        backtest_id: Any = None,
+        component: str | None = None,
+        exc_info: Any = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log at CRITICAL (see the class docstring for the keywords)."""
+        if self._logger.isEnabledFor(CRITICAL):
+            self._log(CRITICAL, msg, args, data, event, exc_info, stack_info, extra,
+                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+
+    def log(
+        self,
+        level: int,
+        msg: object,
+        *args: object,
+        data: Mapping[str, Any] | None = None,
+        event: str | None = None,
+        correlation_id: Any = None,
+        user_id: Any = None,
+        strategy_id: Any = None,
+        backtest_id: Any = None,
+        component: str | None = None,
+        exc_info: Any = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log at ``level`` (see the class docstring for the keywords)."""
+        if not isinstance(level, int):
+            raise TypeError("level must be an integer")
+        if self._logger.isEnabledFor(level):
+            self._log(level, msg, args, data, event, exc_info, stack_info, extra,
+                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+
+    warn = warning
+    fatal = critical
+
+    def _log(
+        self,
+        level: int,
+        msg: object,
+        args: tuple[object, ...],
+        data: Any,
+        event: str | None,
+        exc_info: Any,
+        stack_info: bool,
+        extra: Mapping[str, Any] | None,
+        correlation_id: Any,
+        user_id: Any,
+        strategy_id: Any,
+        backtest_id: Any,
+        component: Any,
+    ) -> None:
+        fields: dict[str, Any] | None = None
+        bound = self._bound
+        if bound is not None or extra:
+            data, fields = self._merge_extra(bound, extra, data)
+        if correlation_id is not None or user_id is not None or strategy_id is not None or (
+            backtest_id is not None or component is not None
+        ):
+            fields = dict(fields) if fields else {}
+            if correlation_id is not None:
+                fields["correlation_id"] = correlation_id
+            if user_id is not None:
+                fields["user_id"] = user_id
+            if strategy_id is not None:
+                fields["strategy_id"] = strategy_id
+            if backtest_id is not None:
+                fields["backtest_id"] = backtest_id
+            if component is not None:
+                fields["component"] = component
+        logger = self._logger
+        if args and len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+            args = (args[0],)  # the stdlib's "%(key)s" with one mapping argument
+        record = self._make_record(logger.name, level, msg, args, _exc_tuple(exc_info))
+        attrs = record.__dict__
+        attrs[ATTR_CONTEXT] = _raw_context()
+        attrs[ATTR_FIELDS] = fields
+        attrs[ATTR_DATA] = data
+        attrs[ATTR_EVENT] = event
+        if stack_info:
+            attrs["stack_info"] = _stack_text()
+        logger.handle(record)
+
+    @staticmethod
+    def _merge_extra(
+        bound: Mapping[str, Any] | None, extra: Mapping[str, Any] | None, data: Any
+    ) -> tuple[Any, dict[str, Any] | None]:
+        fields: dict[str, Any] = {}
+        more: dict[str, Any] = {}
+        for source in (bound, extra):
+            if not source:
+                continue
+            for key, value in source.items():
+                if key in _EXTRA_FIELDS:
+                    fields[key] = value
+                elif key == "data" and isinstance(value, Mapping):
+                    more.update(value)
+                elif key == "event":
+                    continue
+                else:
+                    more[key] = value
+        if more:
+            data = {**more, **data} if isinstance(data, Mapping) else (
+                more if data is None else {**more, "value": data}
+            )
+        return data, (fields or None)
+
+    @staticmethod
+    def _make_record(
+        name: str, level: int, msg: object, args: tuple[object, ...], exc_info: Any
+    ) -> logging.LogRecord:
+        if logging.getLogRecordFactory() is not _LogRecord:
+            return logging.getLogRecordFactory()(
+                name, level, "", 0, msg, args or None, exc_info, None, None
+            )
+        # The stdlib's LogRecord.__init__ without the call-site lookup (the schema has no file or
+        # line): about a third of the cost of a log call.
+        now = time.time_ns()
+        created = now / 1e9
+        pid = os.getpid()
+        record = _LogRecord.__new__(_LogRecord)
+        record.__dict__ = {
+            "name": name,
+            "msg": msg,
+            "args": args or None,
+            "levelname": _LEVEL_NAMES.get(level) or logging.getLevelName(level),
+            "levelno": level,
+            "pathname": "",
+            "filename": "",
+            "module": "",
+            "exc_info": exc_info,
+            "exc_text": None,
+            "stack_info": None,
+            "lineno": 0,
+            "funcName": "",
+            "created": created,
+            "msecs": (now % 1_000_000_000) // 1_000_000 + 0.0,
+            "relativeCreated": (now - _start_time * 1e9) / 1e6,
+            "thread": threading.get_ident(),
+            "threadName": threading.current_thread().name,
+            "processName": _process_name(pid),
+            "process": pid,
+        }
+        return record
+
+
+def _stack_text() -> str:
+    import traceback
+
+    return "Stack (most recent call last):\n" + "".join(traceback.format_stack()[:-3]).rstrip("\n")
+
+
+def get_logger(name: str | None = None, component: str | None = None) -> BoundLogger:
+    """Return the logger ``name`` (stdlib hierarchy), bound to ``component`` when one is given.
+
+    Args:
+        name: Dotted logger name such as ``app.db.services.backtests``; ``None`` is the root logger.
+        component: The ``component`` of every line from this logger (else the logger name, or the
+            component bound in the context).
+    """
+    logger = logging.getLogger(name)
+    return BoundLogger(logger, {"component": component} if component else None)

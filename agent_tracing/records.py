@@ -1,0 +1,103 @@
+"""What our loggers attach to a ``LogRecord``, and how any record is read back into schema fields.
+
+Our logger stores the context, the per-call fields, ``data`` and ``event`` on the record under
+private attribute names, so they can never be confused with attributes other libraries put there
+(Celery's records carry a ``data`` attribute of their own). Records from other loggers get the
+context attached by :class:`ContextFilter` on the emitting side.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+from agent_tracing.context import _raw_context
+
+__all__ = ["ContextFilter", "exception_fields", "format_timestamp"]
+
+ATTR_CONTEXT = "_at_ctx"
+ATTR_FIELDS = "_at_fields"
+ATTR_DATA = "_at_data"
+ATTR_EVENT = "_at_event"
+ATTR_EXCEPTION = "_at_exc"
+
+_STANDARD_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+
+
+def level_name(record: logging.LogRecord) -> str:
+    """Return one of the five standard level names for any record (custom levels are mapped)."""
+    name = record.levelname
+    if name in _STANDARD_LEVELS:
+        return name
+    number = record.levelno
+    if number <= logging.DEBUG:
+        return "DEBUG"
+    if number <= logging.INFO:
+        return "INFO"
+    if number <= logging.WARNING:
+        return "WARNING"
+    if number <= logging.ERROR:
+        return "ERROR"
+    return "CRITICAL"
+
+
+class ContextFilter(logging.Filter):
+    """Attach the current context to records that do not carry it yet (third-party loggers).
+
+    Put it on the handler that runs in the caller's thread: on a ``QueueHandler`` in queue mode, not
+    on the handlers behind the listener, which run in another thread. Never filters anything out.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if ATTR_CONTEXT not in record.__dict__:
+            record.__dict__[ATTR_CONTEXT] = _raw_context()
+        return True
+
+
+def record_context(record: logging.LogRecord) -> Mapping[str, Any]:
+    """Return the context captured with ``record`` (or the current one, for a bare record)."""
+    ctx = record.__dict__.get(ATTR_CONTEXT)
+    return ctx if ctx is not None else _raw_context()
+
+
+_ts_cache: tuple[int, str] = (-1, "")
+
+
+def format_timestamp(created: float) -> str:
+    """Format epoch seconds as ISO 8601 UTC with milliseconds and ``Z``."""
+    global _ts_cache
+    seconds = int(created)
+    millis = int((created - seconds) * 1000)
+    cached = _ts_cache  # one tuple, swapped whole: threads never see a torn pair
+    if cached[0] != seconds:
+        cached = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+        _ts_cache = cached
+    return f"{cached[1]}.{millis:03d}Z"
+
+
+def exception_fields(
+    exc_info: tuple[type[BaseException] | None, BaseException | None, Any] | None,
+    exc_text: str | None = None,
+) -> dict[str, Any] | None:
+    """Return ``{type, message, traceback}`` for an exception, unredacted (the formatter redacts)."""
+    if exc_info and exc_info[0] is not None:
+        etype, value, tb = exc_info
+        try:
+            text = exc_text or "".join(traceback.format_exception(etype, value, tb)).rstrip("\n")
+        except Exception:
+            text = exc_text or ""
+        try:
+            message = str(value)
+        except Exception:
+            message = f"<unprintable {etype.__name__}>"
+        module = getattr(etype, "__module__", "builtins")
+        name = etype.__qualname__ if module in ("builtins", "__main__") else (
+            f"{module}.{etype.__qualname__}"
+        )
+        return {"type": name, "message": message, "traceback": text}
+    if exc_text:
+        return {"type": None, "message": None, "traceback": exc_text}
+    return None

@@ -1,0 +1,236 @@
+"""Core benchmark: cost of one log call, ours beside the anchors, in one run.
+
+Every case logs the same INFO line: 5 context fields, a small ``data`` dict with a value that
+changes on every call, to a real file (the JSON view) and, where the console view is on, to
+/dev/null. Prints the median cost per call over several repetitions and the ratio to ours.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import logging.handlers
+import os
+import queue
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+import colorlog
+import orjson
+import structlog
+from pythonjsonlogger.json import JsonFormatter as PJLJsonFormatter
+
+import agent_tracing as at
+
+CALLS = int(os.environ.get("BENCH_CALLS", "20000"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "7"))
+TMP = tempfile.mkdtemp(prefix="at-bench-")
+CONTEXT = {
+    "correlation_id": "a1b2c3d4-e5f6-7890-1234-567890abcdef",
+    "user_id": "user_123",
+    "strategy_id": 456,
+    "backtest_id": 789,
+    "component": "BacktestsService",
+}
+
+
+def _reset_logging() -> None:
+    at.shutdown_logging()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    for name in ("bench", "bench.seed"):
+        lg = logging.getLogger(name)
+        for handler in list(lg.handlers):
+            lg.removeHandler(handler)
+            handler.close()
+        lg.propagate = True
+        lg.setLevel(logging.NOTSET)
+
+
+def measure(call: Callable[[int], None]) -> float:
+    """Median microseconds per call."""
+    for i in range(min(CALLS, 2000)):  # warm up
+        call(i)
+    samples = []
+    for _ in range(REPEATS):
+        start = time.perf_counter_ns()
+        for i in range(CALLS):
+            call(i)
+        samples.append((time.perf_counter_ns() - start) / CALLS / 1000)
+    return statistics.median(samples)
+
+
+# -- ours ----------------------------------------------------------------------------------------
+def ours(console: bool = False, queue_mode: bool = False) -> Callable[[int], None]:
+    _reset_logging()
+    at.configure_logging(
+        console=console,
+        console_stream="stdout",
+        json_output=os.path.join(TMP, f"ours-{console}-{queue_mode}.jsonl"),
+        level="INFO",
+        queue_mode=queue_mode,
+        color=True,
+    )
+    log = at.get_logger("bench.ours")
+    at.bind_contextvars(**CONTEXT)
+
+    def call(i: int) -> None:
+        log.info("Backtest started", data={"trade_id": i, "order": f"ord-{i}", "pair": "BTC/USDT"})
+
+    return call
+
+
+def ours_filtered() -> Callable[[int], None]:
+    _reset_logging()
+    at.configure_logging(console=False, json_output=os.path.join(TMP, "f.jsonl"), level="INFO")
+    log = at.get_logger("bench.ours")
+
+    def call(i: int) -> None:
+        log.debug("Backtest started", data={"trade_id": i})
+
+    return call
+
+
+# -- the seed's design: stdlib + python-json-logger (+ colorlog) ---------------------------------
+class SeedFormatter(PJLJsonFormatter):
+    def add_fields(self, log_record, record, message_dict):  # type: ignore[no-untyped-def]
+        super().add_fields(log_record, record, message_dict)
+        log_record["component"] = record.name
+
+
+def seed(console: bool = False) -> Callable[[int], None]:
+    _reset_logging()
+    logger = logging.getLogger("bench.seed")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    if console:
+        ch = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115
+        ch.setFormatter(
+            colorlog.ColoredFormatter(
+                "%(log_color)s%(levelname)-8s%(reset)s %(blue)s%(name)s%(reset)s - %(message)s",
+                force_color=True,
+            )
+        )
+        logger.addHandler(ch)
+    fh = logging.FileHandler(os.path.join(TMP, f"seed-{console}.jsonl"))
+    fh.setFormatter(SeedFormatter("%(timestamp)s %(levelname)s %(message)s %(data)s", timestamp=True))
+    logger.addHandler(fh)
+
+    def call(i: int) -> None:
+        logger.info(
+            "Backtest started",
+            extra={**CONTEXT, "data": {"trade_id": i, "order": f"ord-{i}", "pair": "BTC/USDT"}},
+        )
+
+    return call
+
+
+def stdlib_filtered() -> Callable[[int], None]:
+    _reset_logging()
+    logger = logging.getLogger("bench.seed")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(logging.FileHandler(os.path.join(TMP, "sf.log")))
+
+    def call(i: int) -> None:
+        logger.debug("Backtest started", extra={"data": {"trade_id": i}})
+
+    return call
+
+
+def stdlib_queue() -> Callable[[int], None]:
+    _reset_logging()
+    logger = logging.getLogger("bench.seed")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    fh = logging.FileHandler(os.path.join(TMP, "sq.jsonl"))
+    fh.setFormatter(SeedFormatter("%(timestamp)s %(levelname)s %(message)s %(data)s", timestamp=True))
+    listener = logging.handlers.QueueListener(q, fh)
+    listener.start()
+    logger.addHandler(logging.handlers.QueueHandler(q))
+    LISTENERS.append(listener)
+
+    def call(i: int) -> None:
+        logger.info(
+            "Backtest started",
+            extra={**CONTEXT, "data": {"trade_id": i, "order": f"ord-{i}", "pair": "BTC/USDT"}},
+        )
+
+    return call
+
+
+LISTENERS: list[logging.handlers.QueueListener] = []
+
+
+# -- structlog's fastest native setup -------------------------------------------------------------
+def structlog_native() -> Callable[[int], None]:
+    _reset_logging()
+    out = open(os.path.join(TMP, "structlog.jsonl"), "wb")  # noqa: SIM115
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.BytesLoggerFactory(out),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(**CONTEXT)
+    log = structlog.get_logger()
+
+    def call(i: int) -> None:
+        log.info("Backtest started", data={"trade_id": i, "order": f"ord-{i}", "pair": "BTC/USDT"})
+
+    return call
+
+
+def run_case(factory: Callable[[], Callable[[int], None]]) -> float:
+    # Each case in a fresh context so bound fields do not carry between cases.
+    return contextvars.copy_context().run(lambda: measure(factory()))
+
+
+def main() -> None:
+    rows: list[tuple[str, float, float, str]] = []
+
+    def add(name: str, ours_us: float, anchor_name: str, anchor_us: float) -> None:
+        rows.append((name, ours_us, anchor_us, anchor_name))
+
+    json_ours = run_case(lambda: ours())
+    json_seed = run_case(lambda: seed())
+    json_struct = run_case(structlog_native)
+    add("JSON line to file", json_ours, "structlog native (orjson, BytesLogger)", json_struct)
+    add("JSON line to file", json_ours, "stdlib + python-json-logger (seed design)", json_seed)
+    both_ours = run_case(lambda: ours(console=True))
+    both_seed = run_case(lambda: seed(console=True))
+    add("JSON file + console view", both_ours, "python-json-logger + colorlog ColoredFormatter",
+        both_seed)
+    filt_ours = run_case(ours_filtered)
+    filt_std = run_case(stdlib_filtered)
+    add("filtered-out DEBUG call", filt_ours, "stdlib logger.debug", filt_std)
+    q_ours = run_case(lambda: ours(queue_mode=True))
+    q_std = run_case(stdlib_queue)
+    add("queue mode, caller's cost", q_ours, "stdlib QueueHandler + python-json-logger", q_std)
+    for listener in LISTENERS:
+        listener.stop()
+    at.shutdown_logging()
+
+    print(f"\ncore log call, median µs per call ({REPEATS} x {CALLS} calls), {time.strftime('%Y-%m-%d')}")
+    print(f"| case | ours µs | anchor | anchor µs | ours / anchor |")
+    print("|---|---|---|---|---|")
+    for name, mine, anchor, anchor_name in rows:
+        print(f"| {name} | {mine:.2f} | {anchor_name} | {anchor:.2f} | {mine / anchor:.2f} |")
+    print(f"\nJSON path vs seed design: {json_seed / json_ours:.1f}x faster (target >= 3x)")
+    print(f"JSON path vs structlog native: ratio {json_ours / json_struct:.2f} (target <= 1.0)")
+    print(f"filtered call vs stdlib: ratio {filt_ours / filt_std:.2f} (target <= 2.0)")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
