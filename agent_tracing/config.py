@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from agent_tracing.encoding import Limits, Sanitizer, set_sanitizer
-from agent_tracing.formatters import ConsoleFormatter, JsonFormatter
+from agent_tracing.formatters import ConsoleFormatter
 from agent_tracing.handlers import (
     ContextQueueHandler,
     JsonFileHandler,
@@ -85,7 +85,7 @@ class LoggingSettings:
     level: int = logging.INFO
     console: bool = True
     console_level: int = logging.INFO
-    console_stream: str = "stderr"
+    console_stream: str | TextIO = "stderr"
     color: bool | None = None
     json: bool = True
     json_level: int = logging.DEBUG
@@ -112,7 +112,9 @@ class _State:
     atexit_registered = False
 
 
-def _stream(name: str) -> TextIO:
+def _stream(name: str | TextIO) -> TextIO:
+    if not isinstance(name, str):
+        return name
     return sys.stderr if name == "stderr" else sys.stdout
 
 
@@ -121,7 +123,7 @@ def configure_logging(
     level: int | str | None = None,
     console: bool | None = None,
     console_level: int | str | None = None,
-    console_stream: str | None = None,
+    console_stream: str | TextIO | None = None,
     color: bool | None = None,
     json: bool | None = None,
     json_level: int | str | None = None,
@@ -144,7 +146,8 @@ def configure_logging(
             ``AGENT_TRACING_LEVEL``; default INFO.
         console: Coloured console view on/off. Env ``AGENT_TRACING_CONSOLE``; default on.
         console_level: Its level. Env ``AGENT_TRACING_CONSOLE_LEVEL``; default INFO.
-        console_stream: ``stderr`` or ``stdout``. Env ``AGENT_TRACING_CONSOLE_STREAM``; default stderr.
+        console_stream: ``stderr``, ``stdout`` or a text stream. Env
+            ``AGENT_TRACING_CONSOLE_STREAM``; default stderr.
         color: Force colours on/off; default: on a terminal unless ``NO_COLOR`` is set. Env
             ``AGENT_TRACING_COLOR``.
         json: JSON view on/off. Env ``AGENT_TRACING_JSON``; default on.
@@ -168,6 +171,7 @@ def configure_logging(
     Returns:
         The resolved settings.
     """
+
     def pick(value: Any, env: Any, default: Any) -> Any:
         return value if value is not None else (env if env is not None else default)
 

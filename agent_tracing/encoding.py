@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from agent_tracing.redaction import Redactor
+from agent_tracing.redaction import _PLAIN_TOKEN, Redactor
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Sanitizer", "get_sanitizer", "safe_repr", "set_sanitizer"]
 
@@ -91,10 +91,11 @@ class Sanitizer:
         # Short strings repeat (messages, ids, keys, enum-like values): remember their clean form.
         self._texts: dict[str, str] = {}
         self._keys: dict[str, str | None] = {}
+        self._cache_limit = min(_CACHED_TEXT, limits.max_string)
 
     def text(self, value: str) -> str:
         """Return a string cut to the limit and scrubbed of secrets."""
-        if len(value) <= _CACHED_TEXT:
+        if len(value) <= self._cache_limit:
             cache = self._texts
             out = cache.get(value)
             if out is None:
@@ -119,6 +120,45 @@ class Sanitizer:
 
     def clean_mapping(self, value: Mapping[str, Any]) -> dict[str, Any]:
         """Return a JSON-safe copy of a mapping (the ``data`` of a line)."""
+        if value.__class__ is dict and len(value) <= self.limits.max_items:
+            # The common case, a small dict of plain values, without the general walk.
+            try:
+                out: dict[str, Any] = {}
+                keys = self._keys
+                texts = self._texts
+                for key, item in value.items():  # a concurrent change raises: the general path
+                    if key.__class__ is not str:
+                        break
+                    name = keys.get(key, _MISSING)
+                    if name is _MISSING:
+                        name = self._key(key)
+                    if name is None:
+                        out[key] = self._marker
+                        continue
+                    cls = item.__class__
+                    if cls is str:
+                        clean = texts.get(item)
+                        if clean is None:
+                            clean = (
+                                self.text(item)
+                                if (
+                                    len(item) >= 15
+                                    or len(item) > self._cache_limit
+                                    or _PLAIN_TOKEN.fullmatch(item) is None
+                                )
+                                else item
+                            )
+                        out[name] = clean
+                    elif cls is int:
+                        out[name] = item if _INT_MIN <= item <= _INT_MAX else str(item)
+                    elif cls in _SCALARS:
+                        out[name] = item
+                    else:
+                        out[name] = self._clean(item, 1, {id(value)})
+                else:
+                    return out
+            except Exception:
+                pass
         try:
             cleaned = self._clean(value, 0, None)
         except Exception:
@@ -175,7 +215,7 @@ class Sanitizer:
                 if clean_name is None:  # a secret key: the key stays, the value goes
                     out[name if len(name) <= 200 else self.text(name)] = self._marker
                 else:
-                    out[clean_name] = self._clean(item, depth + 1, path)  # type: ignore[index]
+                    out[clean_name] = self._clean(item, depth + 1, path)
             return out
         finally:
             path.discard(id(value))

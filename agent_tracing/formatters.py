@@ -50,7 +50,7 @@ SCHEMA_KEYS: tuple[str, ...] = (
     "parent_span_id",
 )
 
-_ID_FIELDS = ("correlation_id", "user_id", "strategy_id", "backtest_id")
+_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -60,15 +60,6 @@ def _message(record: logging.LogRecord) -> str:
         # A %-format that does not match its arguments: keep both, never lose the line.
         return f"{safe_repr(record.msg)} (unformattable with args {safe_repr(record.args)})"
     return message if type(message) is str else safe_repr(message)
-
-
-def _clean_id(value: Any, sanitizer: Sanitizer) -> Any:
-    cls = type(value)
-    if value is None or cls is int:
-        return value
-    if cls is str:
-        return sanitizer.text(value)
-    return sanitizer.clean(value)
 
 
 def _tail(text: str, sanitizer: Sanitizer) -> str:
@@ -82,36 +73,73 @@ def _tail(text: str, sanitizer: Sanitizer) -> str:
 def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None) -> dict[str, Any]:
     """Return the schema fields of ``record``: redacted, bounded, JSON-safe, in schema order."""
     san = sanitizer if sanitizer is not None else get_sanitizer()
+    texts = san._texts  # the sanitizer's cache of clean short strings: most ids hit it
     attrs = record.__dict__
-    ctx = record_context(record)
+    ctx = attrs.get(ATTR_CONTEXT)
+    if ctx is None:
+        ctx = record_context(record)
     fields = attrs.get(ATTR_FIELDS)
     if fields:
         ctx = {**ctx, **fields}
     get = ctx.get
+
+    cid = get("correlation_id")
+    if cid is not None and cid.__class__ is not int:
+        cid = (texts.get(cid) or san.text(cid)) if cid.__class__ is str else san.clean(cid)
+    uid = get("user_id")
+    if uid is not None and uid.__class__ is not int:
+        uid = (texts.get(uid) or san.text(uid)) if uid.__class__ is str else san.clean(uid)
+    sid = get("strategy_id")
+    if sid is not None and sid.__class__ is not int:
+        sid = (texts.get(sid) or san.text(sid)) if sid.__class__ is str else san.clean(sid)
+    bid = get("backtest_id")
+    if bid is not None and bid.__class__ is not int:
+        bid = (texts.get(bid) or san.text(bid)) if bid.__class__ is str else san.clean(bid)
     component = get("component")
+    if component is None:
+        component = record.name
+    elif component.__class__ is not str:
+        component = san.clean(component)
+    else:
+        component = texts.get(component) or san.text(component)
+
     data: Any = attrs.get(ATTR_DATA)
     extra = get(EXTRA_KEY)
     if extra:
         data = {**extra, **data} if isinstance(data, Mapping) else {**extra}
     if data is not None:
         data = san.clean_mapping(data) if isinstance(data, Mapping) else {"value": san.clean(data)}
+
+    msg = record.msg
+    if msg.__class__ is not str or record.args:
+        msg = _message(record)
+    message = texts.get(msg) or san.text(msg)
     out: dict[str, Any] = {
         "timestamp": format_timestamp(record.created),
-        "level": level_name(record),
-        "correlation_id": _clean_id(get("correlation_id"), san),
-        "component": _clean_id(component, san) if component is not None else record.name,
-        "user_id": _clean_id(get("user_id"), san),
-        "strategy_id": _clean_id(get("strategy_id"), san),
-        "backtest_id": _clean_id(get("backtest_id"), san),
-        "message": san.text(_message(record)),
+        "level": record.levelname if record.levelname in _LEVELS else level_name(record),
+        "correlation_id": cid,
+        "component": component,
+        "user_id": uid,
+        "strategy_id": sid,
+        "backtest_id": bid,
+        "message": message,
         "data": data,
         "logger": record.name,
         "event": attrs.get(ATTR_EVENT),
         "span_id": get("span_id"),
         "parent_span_id": get("parent_span_id"),
     }
-    exc = attrs.get(ATTR_EXCEPTION)
-    if exc is None and (record.exc_info or record.exc_text):
+    if record.exc_info or record.exc_text or ATTR_EXCEPTION in attrs:
+        _add_exception(out, record, san)
+    if record.stack_info:
+        stack = {"stack_info": _tail(record.stack_info, san)}
+        out["data"] = {**(out["data"] or {}), **stack}
+    return out
+
+
+def _add_exception(out: dict[str, Any], record: logging.LogRecord, san: Sanitizer) -> None:
+    exc = record.__dict__.get(ATTR_EXCEPTION)
+    if exc is None:
         exc = exception_fields(record.exc_info, record.exc_text)
         if exc is not None and record.exc_info and not record.exc_text:
             record.exc_text = exc["traceback"]  # formatted once, shared by every handler
@@ -121,10 +149,6 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
             "message": san.text(exc["message"]) if exc["message"] is not None else None,
             "traceback": _tail(exc["traceback"], san),
         }
-    if record.stack_info:
-        stack = {"stack_info": _tail(record.stack_info, san)}
-        out["data"] = {**(out["data"] or {}), **stack}
-    return out
 
 
 def _fallback_line(record: logging.LogRecord, error: BaseException) -> dict[str, Any]:
@@ -150,12 +174,13 @@ def _fallback_line(record: logging.LogRecord, error: BaseException) -> dict[str,
     }
 
 
-def _dumps(payload: dict[str, Any]) -> bytes:
+def _dumps(payload: dict[str, Any], option: int = 0) -> bytes:
     try:
-        return orjson.dumps(payload)
+        return orjson.dumps(payload, option=option)
     except TypeError:
         # Lone surrogates or the like: the stdlib encoder escapes what orjson refuses.
-        return json.dumps(payload, ensure_ascii=True, default=safe_repr).encode("ascii")
+        text = json.dumps(payload, ensure_ascii=True, default=safe_repr)
+        return (text + "\n" if option else text).encode("ascii")
 
 
 class JsonFormatter(BaseJsonFormatter):
@@ -182,6 +207,12 @@ class JsonFormatter(BaseJsonFormatter):
     ) -> None:
         super().__init__(fmt, datefmt, style, validate, **kwargs)
         self.sanitizer = sanitizer
+        cls = type(self)
+        # Subclasses that override a step get it called; the plain formatter skips the layers.
+        self._plain = (
+            cls.add_fields is JsonFormatter.add_fields
+            and cls.process_log_record is JsonFormatter.process_log_record
+        )
 
     def add_fields(
         self,
@@ -198,16 +229,18 @@ class JsonFormatter(BaseJsonFormatter):
         return _dumps(log_data).decode("utf-8")
 
     def format_bytes(self, record: logging.LogRecord) -> bytes:
-        """Return the line as UTF-8 bytes, without the newline (the handlers' fast path)."""
+        """Return the line as UTF-8 bytes, ending in a newline (the handlers' fast path)."""
         try:
+            if self._plain:
+                return _dumps(schema_fields(record, self.sanitizer), orjson.OPT_APPEND_NEWLINE)
             log_data: dict[str, Any] = {}
             self.add_fields(log_data, record, {})
-            return _dumps(self.process_log_record(log_data))
+            return _dumps(self.process_log_record(log_data), orjson.OPT_APPEND_NEWLINE)
         except Exception as error:
-            return _dumps(_fallback_line(record, error))
+            return _dumps(_fallback_line(record, error), orjson.OPT_APPEND_NEWLINE)
 
     def format(self, record: logging.LogRecord) -> str:
-        return self.format_bytes(record).decode("utf-8")
+        return self.format_bytes(record)[:-1].decode("utf-8")
 
 
 # C0 controls (but tab), DEL, C1 controls and the Unicode line separators: none may reach a
@@ -289,11 +322,11 @@ class ConsoleFormatter(colorlog.ColoredFormatter):
 
     def _escape_code_map(self, item: str) -> dict[str, str]:
         # colorlog rebuilds this map for every record; it only depends on the level.
-        codes = self._escapes.get(item)
-        if codes is None:
-            codes = super()._escape_code_map(item)
-            self._escapes[item] = codes
-        return codes
+        cached = self._escapes.get(item)
+        if cached is None:
+            cached = dict(super()._escape_code_map(item))
+            self._escapes[item] = cached
+        return cached
 
     def format(self, record: logging.LogRecord) -> str:
         try:
@@ -328,10 +361,9 @@ class ConsoleFormatter(colorlog.ColoredFormatter):
         )
         if self.usesTime():
             values["asctime"] = self.formatTime(record, self.datefmt)
-        line = self._append_reset(self._style._format(_Values(values)), values)
+        line = self._append_reset(self._style._format(_Values(values)), values)  # type: ignore[attr-defined]
         exc = fields.get("exception")
         if exc:
             lines = exc["traceback"].splitlines() or [f"{exc['type']}: {exc['message']}"]
             line += "".join(f"\n    {escape_controls(part)}" for part in lines)
         return line
-

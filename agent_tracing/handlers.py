@@ -1,4 +1,4 @@
-"""Handlers for the JSON view: a stream, a file (atomic appends) and rotating files, plus queue mode.
+"""JSON-view handlers: a stream, a file (atomic appends), rotating files, and queue mode.
 
 Every handler here reports its own failure once on stderr and then only counts it, so a broken
 stream (``/dev/full``, a closed pipe) never floods stderr nor stops the other handlers. File
@@ -14,9 +14,10 @@ import logging.handlers
 import sys
 from typing import Any
 
+from agent_tracing.context import _raw_context
 from agent_tracing.encoding import safe_repr
 from agent_tracing.formatters import JsonFormatter
-from agent_tracing.records import ATTR_EXCEPTION, ContextFilter, exception_fields
+from agent_tracing.records import ATTR_CONTEXT, ATTR_EXCEPTION, exception_fields
 
 __all__ = [
     "ContextQueueHandler",
@@ -28,20 +29,34 @@ __all__ = [
 
 
 class _ReportOnce:
-    """``handleError`` that prints the first failure of a handler and counts the rest."""
+    """``handleError`` that prints the first failure of a handler and counts the rest; ``handle``
+    that attaches the context to foreign records (what :class:`ContextFilter` does) without the
+    filter machinery on the hot path."""
 
-    errors: int = 0
+    write_failures: int = 0
+    filters: list[Any]
+    lock: Any
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
-        self.errors += 1
-        if self.errors > 1 or not logging.raiseExceptions:
+    def handle(self, record: logging.LogRecord) -> bool:
+        attrs = record.__dict__
+        if ATTR_CONTEXT not in attrs:
+            attrs[ATTR_CONTEXT] = _raw_context()
+        if self.filters and not self.filter(record):  # type: ignore[attr-defined]
+            return False
+        with self.lock:
+            self.emit(record)  # type: ignore[attr-defined]
+        return True
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.write_failures += 1
+        if self.write_failures > 1 or not logging.raiseExceptions:
             return
         try:
             error = sys.exc_info()[1]
             sys.stderr.write(
                 f"agent_tracing: {type(self).__name__} could not write a log record "
                 f"({type(error).__name__}: {error}); further failures of this handler are "
-                "counted in its `errors` attribute, not printed\n"
+                "counted in its `write_failures` attribute, not printed\n"
             )
             sys.stderr.flush()
         except Exception:  # pragma: no cover - stderr itself is gone
@@ -51,7 +66,7 @@ class _ReportOnce:
 def _line(handler: logging.Handler, record: logging.LogRecord) -> bytes:
     formatter = handler.formatter
     if isinstance(formatter, JsonFormatter):
-        return formatter.format_bytes(record) + b"\n"
+        return formatter.format_bytes(record)
     return (handler.format(record) + "\n").encode("utf-8", "backslashreplace")
 
 
@@ -61,7 +76,6 @@ class JsonStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[typ
     def __init__(self, stream: Any = None, *, formatter: logging.Formatter | None = None) -> None:
         super().__init__(stream if stream is not None else sys.stdout)
         self.setFormatter(formatter or JsonFormatter())
-        self.addFilter(ContextFilter())
 
 
 class _BinaryFileMixin:
@@ -73,22 +87,27 @@ class _BinaryFileMixin:
     mode: str
 
     def _open(self) -> Any:
-        return open(self.baseFilename, "ab", buffering=0)  # noqa: SIM115 - the handler owns it
+        return open(self.baseFilename, "ab", buffering=0)
 
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         return False
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = _line(self, record)  # type: ignore[arg-type]
+            formatter = self.formatter  # type: ignore[attr-defined]
+            if formatter.__class__ is JsonFormatter:
+                line = formatter.format_bytes(record)
+            else:
+                line = _line(self, record)  # type: ignore[arg-type]
             if self._rolls(record, line):
                 self.doRollover()  # type: ignore[attr-defined]
             if self.stream is None:
                 self.stream = self._open()
-            view = memoryview(line)
-            while view:
-                written = self.stream.write(view)
-                view = view[written:]
+            written = self.stream.write(line)
+            if written is not None and written < len(line):  # a short write: finish the line
+                view = memoryview(line)[written:]
+                while view:
+                    view = view[self.stream.write(view) :]
         except RecursionError:  # pragma: no cover - as the stdlib does
             raise
         except Exception:
@@ -103,7 +122,6 @@ class JsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.FileHandler):
     ) -> None:
         super().__init__(filename, mode="ab", delay=delay)
         self.setFormatter(formatter or JsonFormatter())
-        self.addFilter(ContextFilter())
 
 
 class RotatingJsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.handlers.RotatingFileHandler):
@@ -122,7 +140,6 @@ class RotatingJsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.handlers.Ro
             filename, mode="ab", maxBytes=max_bytes, backupCount=backup_count, delay=delay
         )
         self.setFormatter(formatter or JsonFormatter())
-        self.addFilter(ContextFilter())
 
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         if self.maxBytes <= 0:
@@ -157,7 +174,6 @@ class TimedRotatingJsonFileHandler(
         )
         self.mode = "ab"
         self.setFormatter(formatter or JsonFormatter())
-        self.addFilter(ContextFilter())
 
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         return bool(self.shouldRollover(record))
@@ -173,7 +189,6 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
 
     def __init__(self, queue: Any) -> None:
         super().__init__(queue)
-        self.addFilter(ContextFilter())
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         prepared = copy.copy(record)
@@ -181,7 +196,9 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
             prepared.msg = record.getMessage()
             prepared.args = None
         except Exception:
-            prepared.msg = f"{safe_repr(record.msg)} (unformattable with args {safe_repr(record.args)})"
+            prepared.msg = (
+                f"{safe_repr(record.msg)} (unformattable with args {safe_repr(record.args)})"
+            )
             prepared.args = None
         if record.exc_info or record.exc_text:
             prepared.__dict__[ATTR_EXCEPTION] = exception_fields(record.exc_info, record.exc_text)

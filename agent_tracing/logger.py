@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agent_tracing.context import CONTEXT_FIELDS, _raw_context
+from agent_tracing.context import _CONTEXT, CONTEXT_FIELDS
 from agent_tracing.records import ATTR_CONTEXT, ATTR_DATA, ATTR_EVENT, ATTR_FIELDS
 
 __all__ = ["BoundLogger", "get_logger"]
@@ -29,13 +29,21 @@ DEBUG, INFO, WARNING, ERROR, CRITICAL = (
     logging.ERROR,
     logging.CRITICAL,
 )
-_LEVEL_NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR", CRITICAL: "CRITICAL"}
+_LEVEL_NAMES = {
+    DEBUG: "DEBUG",
+    INFO: "INFO",
+    WARNING: "WARNING",
+    ERROR: "ERROR",
+    CRITICAL: "CRITICAL",
+}
 _EXTRA_FIELDS = frozenset(CONTEXT_FIELDS)
 _LogRecord = logging.LogRecord
 _start_time = logging._startTime  # type: ignore[attr-defined]
 
 
 _pid_name: tuple[int, str | None] = (-1, None)
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
 
 
 def _process_name(pid: int) -> str | None:
@@ -46,9 +54,7 @@ def _process_name(pid: int) -> str | None:
     if cached[0] == pid:
         return cached[1]
     name = _lookup_process_name()
-    # multiprocessing names its process only once started; cache only a real name.
-    if sys.modules.get("multiprocessing") is not None:
-        _pid_name = (pid, name)
+    _pid_name = (pid, name)
     return name
 
 
@@ -77,7 +83,8 @@ class BoundLogger:
     """A stdlib logger plus fields bound to this logger object (see :meth:`bind`).
 
     The level methods accept, besides the stdlib's ``exc_info``, ``stack_info``, ``stacklevel`` and
-    ``extra``: ``data`` (a mapping added to the line's ``data``), ``event`` (a dotted event name) and
+    ``extra``: ``data`` (a mapping added to the line's ``data``), ``event`` (a dotted event name)
+    and
     the context fields ``correlation_id``, ``user_id``, ``strategy_id``, ``backtest_id`` and
     ``component`` for this line only. Keys of ``extra`` that name context fields or ``data`` are
     read the same way (the seed's ``extra={"user_id": ..., "data": {...}}``); other keys of
@@ -102,13 +109,13 @@ class BoundLogger:
         merged.update(fields)
         return BoundLogger(self._logger, merged)
 
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - stdlib name
+    def isEnabledFor(self, level: int) -> bool:
         return self._logger.isEnabledFor(level)
 
-    def setLevel(self, level: int | str) -> None:  # noqa: N802 - stdlib name
+    def setLevel(self, level: int | str) -> None:
         self._logger.setLevel(level)
 
-    def getEffectiveLevel(self) -> int:  # noqa: N802 - stdlib name
+    def getEffectiveLevel(self) -> int:
         return self._logger.getEffectiveLevel()
 
     def debug(
@@ -284,8 +291,11 @@ class BoundLogger:
         bound = self._bound
         if bound is not None or extra:
             data, fields = self._merge_extra(bound, extra, data)
-        if correlation_id is not None or user_id is not None or strategy_id is not None or (
-            backtest_id is not None or component is not None
+        if (
+            correlation_id is not None
+            or user_id is not None
+            or strategy_id is not None
+            or (backtest_id is not None or component is not None)
         ):
             fields = dict(fields) if fields else {}
             if correlation_id is not None:
@@ -301,9 +311,11 @@ class BoundLogger:
         logger = self._logger
         if args and len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
             args = (args[0],)  # the stdlib's "%(key)s" with one mapping argument
-        record = self._make_record(logger.name, level, msg, args, _exc_tuple(exc_info))
+        record = self._make_record(
+            logger.name, level, msg, args, _exc_tuple(exc_info) if exc_info else None
+        )
         attrs = record.__dict__
-        attrs[ATTR_CONTEXT] = _raw_context()
+        attrs[ATTR_CONTEXT] = _CONTEXT.get()
         attrs[ATTR_FIELDS] = fields
         attrs[ATTR_DATA] = data
         attrs[ATTR_EVENT] = event
@@ -330,8 +342,10 @@ class BoundLogger:
                 else:
                     more[key] = value
         if more:
-            data = {**more, **data} if isinstance(data, Mapping) else (
-                more if data is None else {**more, "value": data}
+            data = (
+                {**more, **data}
+                if isinstance(data, Mapping)
+                else (more if data is None else {**more, "value": data})
             )
         return data, (fields or None)
 
@@ -344,34 +358,46 @@ class BoundLogger:
                 name, level, "", 0, msg, args or None, exc_info, None, None
             )
         # The stdlib's LogRecord.__init__ without the call-site lookup (the schema has no file or
-        # line): about a third of the cost of a log call.
-        now = time.time_ns()
-        created = now / 1e9
-        pid = os.getpid()
-        record = _LogRecord.__new__(_LogRecord)
-        record.__dict__ = {
-            "name": name,
-            "msg": msg,
-            "args": args or None,
-            "levelname": _LEVEL_NAMES.get(level) or logging.getLevelName(level),
-            "levelno": level,
-            "pathname": "",
-            "filename": "",
-            "module": "",
-            "exc_info": exc_info,
-            "exc_text": None,
-            "stack_info": None,
-            "lineno": 0,
-            "funcName": "",
-            "created": created,
-            "msecs": (now % 1_000_000_000) // 1_000_000 + 0.0,
-            "relativeCreated": (now - _start_time * 1e9) / 1e6,
-            "thread": threading.get_ident(),
-            "threadName": threading.current_thread().name,
-            "processName": _process_name(pid),
-            "process": pid,
-        }
-        return record
+        # line) and with the process name cached: a third of the stdlib's cost.
+        pid = _pid[0]
+        return _Record(name, level, msg, args or None, exc_info, time.time_ns(), pid,
+                       _process_name(pid))  # fmt: skip
+
+
+class _Record(logging.LogRecord):
+    """A ``LogRecord`` with the stdlib's attributes, built without ``findCaller``."""
+
+    def __init__(
+        self,
+        name: str,
+        level: int,
+        msg: object,
+        args: Any,
+        exc_info: Any,
+        now_ns: int,
+        pid: int,
+        process_name: str | None,
+    ) -> None:
+        self.name = name
+        self.msg = msg
+        self.args = args
+        self.levelname = _LEVEL_NAMES.get(level) or logging.getLevelName(level)
+        self.levelno = level
+        self.pathname = ""
+        self.filename = ""
+        self.module = ""
+        self.exc_info = exc_info
+        self.exc_text = None
+        self.stack_info = None
+        self.lineno = 0
+        self.funcName = ""
+        self.created = now_ns / 1e9
+        self.msecs = (now_ns % 1_000_000_000) // 1_000_000 + 0.0
+        self.relativeCreated = (now_ns / 1e9 - _start_time) * 1000
+        self.thread = threading.get_ident()
+        self.threadName = threading.current_thread().name
+        self.processName = process_name
+        self.process = pid
 
 
 def _stack_text() -> str:

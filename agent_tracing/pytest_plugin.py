@@ -19,6 +19,6 @@ from agent_tracing.testing import CapturedEvents, capture_events
 
 @pytest.fixture
 def log_events() -> Iterator[CapturedEvents]:
-    """Capture the JSON lines logged during the test (``.raw`` as emitted, ``.events`` normalised)."""
+    """Capture the JSON lines logged in the test (``.raw`` as emitted, ``.events`` normalised)."""
     with capture_events() as captured:
         yield captured

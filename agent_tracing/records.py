@@ -82,9 +82,10 @@ def exception_fields(
     exc_info: tuple[type[BaseException] | None, BaseException | None, Any] | None,
     exc_text: str | None = None,
 ) -> dict[str, Any] | None:
-    """Return ``{type, message, traceback}`` for an exception, unredacted (the formatter redacts)."""
+    """Return ``{type, message, traceback}`` of an exception, unredacted (formatters redact)."""
     if exc_info and exc_info[0] is not None:
-        etype, value, tb = exc_info
+        etype: type[BaseException] = exc_info[0]
+        value, tb = exc_info[1], exc_info[2]
         try:
             text = exc_text or "".join(traceback.format_exception(etype, value, tb)).rstrip("\n")
         except Exception:
@@ -94,8 +95,10 @@ def exception_fields(
         except Exception:
             message = f"<unprintable {etype.__name__}>"
         module = getattr(etype, "__module__", "builtins")
-        name = etype.__qualname__ if module in ("builtins", "__main__") else (
-            f"{module}.{etype.__qualname__}"
+        name = (
+            etype.__qualname__
+            if module in ("builtins", "__main__")
+            else (f"{module}.{etype.__qualname__}")
         )
         return {"type": name, "message": message, "traceback": text}
     if exc_text:

@@ -92,17 +92,43 @@ _TEXT_KEYS: tuple[str, ...] = (
 # Lower-case substrings at least one of which is in any text the pattern can match: most log text
 # has none, and a few ``in`` tests cost far less than running the full pattern.
 _TRIGGERS: tuple[str, ...] = (
-    "://", "pass", "pwd", "secret", "token", "key", "jwt", "auth", "cookie", "sig", "bearer",
-    "basic", "code", "eyj", "sk-", "sk_", "pk-", "pk_", "rk-", "rk_", "gh", "xox", "akia",
+    "://",
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "jwt",
+    "auth",
+    "cookie",
+    "sig",
+    "bearer",
+    "basic",
+    "code",
+    "eyj",
+    "sk-",
+    "sk_",
+    "pk-",
+    "pk_",
+    "rk-",
+    "rk_",
+    "gh",
+    "xox",
+    "akia",
 )
 _MIN_SECRET_TEXT = 5  # "pwd=x" is the shortest text a pattern matches
+# Without a separator (":", "=", "@", "?", space), only the provider-key pattern can match, and
+# its shortest form ("xoxb-" and 10 more) is 15 characters: shorter plain tokens (ids, enum-like
+# values) need no scan.
+_MIN_TOKEN_TEXT = 15
+_PLAIN_TOKEN = re.compile(r"[\w.\-/+,#]*")
 
 _KEY_SPLIT = re.compile(r"[-\s.]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def normalize_key(key: str) -> str:
-    """Return the comparison form of a key: snake case, lower case (``X-API-Key`` -> ``x_api_key``)."""
+    """Return the comparison form of a key, snake and lower case (``X-API-Key``: ``x_api_key``)."""
     return _KEY_SPLIT.sub("_", _CAMEL.sub("_", key.strip())).lower()
 
 
@@ -192,7 +218,10 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """Return ``text`` with every secret-looking value replaced by the marker."""
-        if len(text) < _MIN_SECRET_TEXT and not self._extra:
+        if not self._extra and (
+            len(text) < _MIN_SECRET_TEXT
+            or (len(text) < _MIN_TOKEN_TEXT and _PLAIN_TOKEN.fullmatch(text) is not None)
+        ):
             return text
         out = text
         low = text.lower()

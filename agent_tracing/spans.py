@@ -14,7 +14,6 @@ import inspect
 import logging
 import os
 import random
-
 import time
 from collections.abc import Callable, Mapping
 from contextvars import Token
@@ -166,8 +165,10 @@ class Span:
         """
         try:
             self.status = status or ("error" if exc is not None else "ok")
-            end_level = level if level is not None else (
-                logging.ERROR if self.status == "error" else self.level
+            end_level = (
+                level
+                if level is not None
+                else (logging.ERROR if self.status == "error" else self.level)
             )
             payload = {
                 "span": self.name,
@@ -177,7 +178,9 @@ class Span:
                 **(data or {}),
             }
             if message is None:
-                message = f"{self.name} failed" if self.status == "error" else f"{self.name} finished"
+                message = (
+                    f"{self.name} failed" if self.status == "error" else f"{self.name} finished"
+                )
             exc_info: Any = exc if exc is not None else None
             self.logger.log(
                 end_level, "%s", message, event=f"{self.kind}.end", data=payload, exc_info=exc_info
@@ -243,4 +246,3 @@ class Span:
 
 span = Span
 """``span(name, kind=..., **fields)``: the lower-case spelling used in code (``with span(...)``)."""
-

@@ -9,6 +9,7 @@ share an id.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,12 +25,36 @@ __all__ = ["CapturedEvents", "capture_events", "normalize_events"]
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ID_KEYS = ("correlation_id", "span_id", "parent_span_id")
 _VOLATILE_DATA_KEYS = frozenset(
-    {"duration_ms", "elapsed_ms", "runtime", "execution_time", "execution_time_ms", "timestamp",
-     "started_at", "finished_at", "pid", "hostname", "thread", "port", "client"}
+    {
+        "duration_ms",
+        "elapsed_ms",
+        "runtime",
+        "execution_time",
+        "execution_time_ms",
+        "timestamp",
+        "started_at",
+        "finished_at",
+        "pid",
+        "hostname",
+        "thread",
+        "port",
+        "client",
+    }
 )
 _ID_DATA_KEYS = frozenset(
-    {"run_id", "parent_run_id", "root_run_id", "task_id", "root_id", "parent_id", "request_id",
-     "span_id", "parent_span_id", "tool_call_id", "trace_id"}
+    {
+        "run_id",
+        "parent_run_id",
+        "root_run_id",
+        "task_id",
+        "root_id",
+        "parent_id",
+        "request_id",
+        "span_id",
+        "parent_span_id",
+        "tool_call_id",
+        "trace_id",
+    }
 )
 
 
@@ -42,7 +67,11 @@ class _Handler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         formatter = self.formatter
         assert isinstance(formatter, JsonFormatter)
-        self._sink.append(orjson.loads(formatter.format_bytes(record)))
+        line = formatter.format_bytes(record)
+        try:
+            self._sink.append(orjson.loads(line))
+        except orjson.JSONDecodeError:  # escaped lone surrogates: valid JSON orjson refuses
+            self._sink.append(json.loads(line))
 
 
 class CapturedEvents:

@@ -28,6 +28,7 @@ import agent_tracing as at
 CALLS = int(os.environ.get("BENCH_CALLS", "20000"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "7"))
 TMP = tempfile.mkdtemp(prefix="at-bench-")
+DEVNULL = open(os.devnull, "w")  # noqa: SIM115 - the console view's sink for the whole run
 CONTEXT = {
     "correlation_id": "a1b2c3d4-e5f6-7890-1234-567890abcdef",
     "user_id": "user_123",
@@ -39,6 +40,9 @@ CONTEXT = {
 
 def _reset_logging() -> None:
     at.shutdown_logging()
+    for listener in LISTENERS:
+        listener.stop()
+    LISTENERS.clear()
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -52,17 +56,34 @@ def _reset_logging() -> None:
         lg.setLevel(logging.NOTSET)
 
 
-def measure(call: Callable[[int], None]) -> float:
-    """Median microseconds per call."""
-    for i in range(min(CALLS, 2000)):  # warm up
+def time_calls(call: Callable[[int], None]) -> float:
+    """Microseconds per call over one batch of CALLS calls."""
+    start = time.perf_counter_ns()
+    for i in range(CALLS):
         call(i)
-    samples = []
-    for _ in range(REPEATS):
-        start = time.perf_counter_ns()
-        for i in range(CALLS):
-            call(i)
-        samples.append((time.perf_counter_ns() - start) / CALLS / 1000)
-    return statistics.median(samples)
+    return (time.perf_counter_ns() - start) / CALLS / 1000
+
+
+def measure_all(cases: dict[str, Callable[[], Callable[[int], None]]]) -> dict[str, float]:
+    """Median µs per call of each case; repetitions are interleaved across cases (round robin),
+    so a burst of noise on the machine hits every case alike."""
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for repeat in range(REPEATS + 1):
+        for name, factory in cases.items():
+
+            def one(factory: Callable[[], Callable[[int], None]] = factory) -> float:
+                call = factory()
+                for i in range(min(CALLS, 1000)):  # warm up
+                    call(i)
+                try:
+                    return time_calls(call)
+                finally:
+                    _reset_logging()  # drains queue listeners before the next case runs
+
+            value = contextvars.copy_context().run(one)
+            if repeat:  # the first round only warms up
+                samples[name].append(value)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 # -- ours ----------------------------------------------------------------------------------------
@@ -70,7 +91,7 @@ def ours(console: bool = False, queue_mode: bool = False) -> Callable[[int], Non
     _reset_logging()
     at.configure_logging(
         console=console,
-        console_stream="stdout",
+        console_stream=DEVNULL,
         json_output=os.path.join(TMP, f"ours-{console}-{queue_mode}.jsonl"),
         level="INFO",
         queue_mode=queue_mode,
@@ -118,7 +139,9 @@ def seed(console: bool = False) -> Callable[[int], None]:
         )
         logger.addHandler(ch)
     fh = logging.FileHandler(os.path.join(TMP, f"seed-{console}.jsonl"))
-    fh.setFormatter(SeedFormatter("%(timestamp)s %(levelname)s %(message)s %(data)s", timestamp=True))
+    fh.setFormatter(
+        SeedFormatter("%(timestamp)s %(levelname)s %(message)s %(data)s", timestamp=True)
+    )
     logger.addHandler(fh)
 
     def call(i: int) -> None:
@@ -149,7 +172,9 @@ def stdlib_queue() -> Callable[[int], None]:
     logger.propagate = False
     q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     fh = logging.FileHandler(os.path.join(TMP, "sq.jsonl"))
-    fh.setFormatter(SeedFormatter("%(timestamp)s %(levelname)s %(message)s %(data)s", timestamp=True))
+    fh.setFormatter(
+        SeedFormatter("%(timestamp)s %(levelname)s %(message)s %(data)s", timestamp=True)
+    )
     listener = logging.handlers.QueueListener(q, fh)
     listener.start()
     logger.addHandler(logging.handlers.QueueHandler(q))
@@ -191,44 +216,55 @@ def structlog_native() -> Callable[[int], None]:
     return call
 
 
-def run_case(factory: Callable[[], Callable[[int], None]]) -> float:
-    # Each case in a fresh context so bound fields do not carry between cases.
-    return contextvars.copy_context().run(lambda: measure(factory()))
-
-
 def main() -> None:
-    rows: list[tuple[str, float, float, str]] = []
-
-    def add(name: str, ours_us: float, anchor_name: str, anchor_us: float) -> None:
-        rows.append((name, ours_us, anchor_us, anchor_name))
-
-    json_ours = run_case(lambda: ours())
-    json_seed = run_case(lambda: seed())
-    json_struct = run_case(structlog_native)
-    add("JSON line to file", json_ours, "structlog native (orjson, BytesLogger)", json_struct)
-    add("JSON line to file", json_ours, "stdlib + python-json-logger (seed design)", json_seed)
-    both_ours = run_case(lambda: ours(console=True))
-    both_seed = run_case(lambda: seed(console=True))
-    add("JSON file + console view", both_ours, "python-json-logger + colorlog ColoredFormatter",
-        both_seed)
-    filt_ours = run_case(ours_filtered)
-    filt_std = run_case(stdlib_filtered)
-    add("filtered-out DEBUG call", filt_ours, "stdlib logger.debug", filt_std)
-    q_ours = run_case(lambda: ours(queue_mode=True))
-    q_std = run_case(stdlib_queue)
-    add("queue mode, caller's cost", q_ours, "stdlib QueueHandler + python-json-logger", q_std)
-    for listener in LISTENERS:
-        listener.stop()
+    m = measure_all(
+        {
+            "ours": ours,
+            "seed": seed,
+            "structlog": structlog_native,
+            "ours+console": lambda: ours(console=True),
+            "seed+console": lambda: seed(console=True),
+            "ours filtered": ours_filtered,
+            "stdlib filtered": stdlib_filtered,
+            "ours queue": lambda: ours(queue_mode=True),
+            "stdlib queue": stdlib_queue,
+        }
+    )
     at.shutdown_logging()
-
-    print(f"\ncore log call, median µs per call ({REPEATS} x {CALLS} calls), {time.strftime('%Y-%m-%d')}")
-    print(f"| case | ours µs | anchor | anchor µs | ours / anchor |")
+    rows = [
+        ("JSON line to file", "ours", "structlog native (orjson, BytesLogger)", "structlog"),
+        ("JSON line to file", "ours", "stdlib + python-json-logger (seed design)", "seed"),
+        (
+            "JSON file + console view",
+            "ours+console",
+            "python-json-logger + colorlog ColoredFormatter",
+            "seed+console",
+        ),
+        ("filtered-out DEBUG call", "ours filtered", "stdlib logger.debug", "stdlib filtered"),
+        (
+            "queue mode, caller's cost",
+            "ours queue",
+            "stdlib QueueHandler (+ python-json-logger)",
+            "stdlib queue",
+        ),
+    ]
+    print(
+        f"\ncore log call: median µs per call, {REPEATS} interleaved rounds of {CALLS} calls, "
+        f"{time.strftime('%Y-%m-%d')}"
+    )
+    print("| case | ours µs | anchor | anchor µs | ours / anchor |")
     print("|---|---|---|---|---|")
-    for name, mine, anchor, anchor_name in rows:
-        print(f"| {name} | {mine:.2f} | {anchor_name} | {anchor:.2f} | {mine / anchor:.2f} |")
-    print(f"\nJSON path vs seed design: {json_seed / json_ours:.1f}x faster (target >= 3x)")
-    print(f"JSON path vs structlog native: ratio {json_ours / json_struct:.2f} (target <= 1.0)")
-    print(f"filtered call vs stdlib: ratio {filt_ours / filt_std:.2f} (target <= 2.0)")
+    for case, mine, anchor_name, anchor in rows:
+        print(
+            f"| {case} | {m[mine]:.2f} | {anchor_name} | {m[anchor]:.2f} | "
+            f"{m[mine] / m[anchor]:.2f} |"
+        )
+    print(f"\nJSON path vs seed design: {m['seed'] / m['ours']:.1f}x faster (target >= 3x)")
+    print(f"JSON path vs structlog native: ratio {m['ours'] / m['structlog']:.2f} (target <= 1.0)")
+    print(
+        f"filtered call vs stdlib: ratio {m['ours filtered'] / m['stdlib filtered']:.2f} "
+        "(target <= 2.0)"
+    )
     sys.stdout.flush()
 
 

@@ -1,0 +1,39 @@
+# agent_tracing: `make demo` and `make test` are each the only command a fresh clone needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck pytest bench snapshots stress clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e ".[all]" --group dev
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m app.demo
+
+lint: $(STAMP)
+	$(PY) -m ruff check agent_tracing app tests bench
+	$(PY) -m ruff format --check agent_tracing app tests bench
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+snapshots: $(STAMP)
+	$(PY) -m pytest --snapshot-update
+
+clean:
+	rm -rf $(VENV) logs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""Import contract: the core imports no framework; integrations never import each other."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "agent_tracing"
+FRAMEWORKS = ("fastapi", "starlette", "celery", "kombu", "langchain_core", "langgraph",
+              "sqlalchemy", "freqtrade", "uvicorn", "httpx")  # fmt: skip
+INTEGRATIONS = ("fastapi", "celery", "langchain", "freqtrade", "sqlalchemy")
+
+
+def test_importing_the_core_loads_no_framework() -> None:
+    """`import agent_tracing` (and its core modules) pulls in none of the frameworks."""
+    code = (
+        "import sys, agent_tracing, agent_tracing.testing, agent_tracing.pytest_plugin;"
+        f"print(','.join(m for m in {FRAMEWORKS!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_integrations_depend_on_the_core_only() -> None:
+    """No integration module imports another integration module."""
+    offenders = []
+    for name in INTEGRATIONS:
+        path = PACKAGE / f"{name}.py"
+        if not path.exists():
+            continue
+        for imported in _imports(path):
+            for other in INTEGRATIONS:
+                if other != name and imported in (f"agent_tracing.{other}",):
+                    offenders.append((name, imported))
+    assert offenders == []
+
+
+def test_core_modules_import_no_framework_statically() -> None:
+    """Core modules (everything but the integrations) have no framework import statement."""
+    offenders = []
+    for path in PACKAGE.glob("*.py"):
+        if path.stem in INTEGRATIONS or path.stem in ("cli", "pytest_plugin"):
+            continue
+        for imported in _imports(path):
+            if imported.split(".")[0] in FRAMEWORKS:
+                offenders.append((path.name, imported))
+    assert offenders == []
