@@ -70,41 +70,64 @@ def _tail(text: str, sanitizer: Sanitizer) -> str:
     return sanitizer.redactor.redact_text(text)
 
 
+def _clean_value(value: Any, san: Sanitizer) -> Any:
+    if value is None or value.__class__ is int:
+        return value
+    if value.__class__ is str:
+        return san._texts.get(value) or san.text(value)
+    return san.clean(value)
+
+
+# The bound context is one mapping shared by every line logged inside a binding: its cleaned
+# values are computed once and reused while the same mapping comes back. One entry, swapped
+# whole, holding a reference to the mapping so that its identity cannot be reused.
+_ctx_cache: tuple[Any, Any, tuple[Any, ...]] = (None, None, ())
+
+
+def _context_values(ctx: Mapping[str, Any], san: Sanitizer) -> tuple[Any, ...]:
+    global _ctx_cache
+    cached = _ctx_cache
+    if cached[0] is ctx and cached[1] is san:
+        return cached[2]
+    get = ctx.get
+    values = (
+        _clean_value(get("correlation_id"), san),
+        _clean_value(get("user_id"), san),
+        _clean_value(get("strategy_id"), san),
+        _clean_value(get("backtest_id"), san),
+        _clean_value(get("component"), san),
+        get("span_id"),
+        get("parent_span_id"),
+        get(EXTRA_KEY),
+    )
+    _ctx_cache = (ctx, san, values)
+    return values
+
+
 def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None) -> dict[str, Any]:
     """Return the schema fields of ``record``: redacted, bounded, JSON-safe, in schema order."""
     san = sanitizer if sanitizer is not None else get_sanitizer()
-    texts = san._texts  # the sanitizer's cache of clean short strings: most ids hit it
     attrs = record.__dict__
     ctx = attrs.get(ATTR_CONTEXT)
     if ctx is None:
         ctx = record_context(record)
+    cid, uid, sid, bid, component, span_id, parent_span_id, extra = _context_values(ctx, san)
     fields = attrs.get(ATTR_FIELDS)
     if fields:
-        ctx = {**ctx, **fields}
-    get = ctx.get
-
-    cid = get("correlation_id")
-    if cid is not None and cid.__class__ is not int:
-        cid = (texts.get(cid) or san.text(cid)) if cid.__class__ is str else san.clean(cid)
-    uid = get("user_id")
-    if uid is not None and uid.__class__ is not int:
-        uid = (texts.get(uid) or san.text(uid)) if uid.__class__ is str else san.clean(uid)
-    sid = get("strategy_id")
-    if sid is not None and sid.__class__ is not int:
-        sid = (texts.get(sid) or san.text(sid)) if sid.__class__ is str else san.clean(sid)
-    bid = get("backtest_id")
-    if bid is not None and bid.__class__ is not int:
-        bid = (texts.get(bid) or san.text(bid)) if bid.__class__ is str else san.clean(bid)
-    component = get("component")
+        if "correlation_id" in fields:
+            cid = _clean_value(fields["correlation_id"], san)
+        if "user_id" in fields:
+            uid = _clean_value(fields["user_id"], san)
+        if "strategy_id" in fields:
+            sid = _clean_value(fields["strategy_id"], san)
+        if "backtest_id" in fields:
+            bid = _clean_value(fields["backtest_id"], san)
+        if "component" in fields:
+            component = _clean_value(fields["component"], san)
     if component is None:
         component = record.name
-    elif component.__class__ is not str:
-        component = san.clean(component)
-    else:
-        component = texts.get(component) or san.text(component)
 
     data: Any = attrs.get(ATTR_DATA)
-    extra = get(EXTRA_KEY)
     if extra:
         data = {**extra, **data} if isinstance(data, Mapping) else {**extra}
     if data is not None:
@@ -113,7 +136,7 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
     msg = record.msg
     if msg.__class__ is not str or record.args:
         msg = _message(record)
-    message = texts.get(msg) or san.text(msg)
+    message = san._texts.get(msg) or san.text(msg)
     out: dict[str, Any] = {
         "timestamp": format_timestamp(record.created),
         "level": record.levelname if record.levelname in _LEVELS else level_name(record),
@@ -126,8 +149,8 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
         "data": data,
         "logger": record.name,
         "event": attrs.get(ATTR_EVENT),
-        "span_id": get("span_id"),
-        "parent_span_id": get("parent_span_id"),
+        "span_id": span_id,
+        "parent_span_id": parent_span_id,
     }
     if record.exc_info or record.exc_text or ATTR_EXCEPTION in attrs:
         _add_exception(out, record, san)

@@ -115,7 +115,20 @@ class _BinaryFileMixin:
 
 
 class JsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.FileHandler):
-    """JSON lines appended to a file."""
+    """JSON lines appended to a file.
+
+    Each line is one ``write`` on an unbuffered ``O_APPEND`` file, which the kernel appends whole:
+    no lock is needed between threads (nor between processes sharing the file).
+    """
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        attrs = record.__dict__
+        if ATTR_CONTEXT not in attrs:
+            attrs[ATTR_CONTEXT] = _raw_context()
+        if self.filters and not self.filter(record):
+            return False
+        self.emit(record)
+        return True
 
     def __init__(
         self, filename: str, *, delay: bool = False, formatter: logging.Formatter | None = None
