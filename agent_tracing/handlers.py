@@ -9,8 +9,10 @@ several processes never tear into each other.
 from __future__ import annotations
 
 import copy
+import fcntl
 import logging
 import logging.handlers
+import os
 import sys
 from typing import Any
 
@@ -138,7 +140,14 @@ class JsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.FileHandler):
 
 
 class RotatingJsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.handlers.RotatingFileHandler):
-    """JSON lines to a file rotated by size (``max_bytes``, keeping ``backup_count`` files)."""
+    """JSON lines to a file rotated by size (``max_bytes``, keeping ``backup_count`` files).
+
+    Safe with several processes writing the same file (a web server and its workers): lines are
+    whole appends, and the rotation itself runs under an exclusive ``flock`` on ``<file>.lock``.
+    A process that finds the file already rotated by another one reopens the new file instead of
+    rotating again, so no line is lost or duplicated while fewer than ``backup_count`` rotations
+    happen between two of its writes.
+    """
 
     def __init__(
         self,
@@ -159,7 +168,24 @@ class RotatingJsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.handlers.Ro
             return False
         if self.stream is None:
             self.stream = self._open()
-        return bool(self.stream.seek(0, 2) + len(line) > self.maxBytes)
+        if os.fstat(self.stream.fileno()).st_size + len(line) <= self.maxBytes:
+            return False
+        with open(f"{self.baseFilename}.lock", "ab") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                mine = os.fstat(self.stream.fileno()).st_ino
+                try:
+                    current = os.stat(self.baseFilename).st_ino
+                except FileNotFoundError:
+                    current = -1
+                if current != mine:  # another process rotated: write to the new file
+                    self.stream.close()
+                    self.stream = self._open()
+                    return False
+                self.doRollover()
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        return False  # rotated already, under the lock
 
 
 class TimedRotatingJsonFileHandler(

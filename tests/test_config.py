@@ -175,3 +175,28 @@ def test_invalid_rotation_is_a_clear_error() -> None:
     """A wrong rotate value raises ValueError naming the choices."""
     with pytest.raises(ValueError, match="rotate must be"):
         at.configure_logging(rotate="weekly")
+
+
+def test_several_processes_share_one_rotating_file(tmp_path: Path) -> None:
+    """4 processes x 1,500 lines into one size-rotated file: lines whole, none lost, and each
+    rotation happens once (no process rotates a file another one has just started)."""
+    out = tmp_path / "shared.jsonl"
+    script = textwrap.dedent(
+        f"""
+        import sys, agent_tracing as at
+        at.configure_logging(console=False, json_output={str(out)!r}, rotate="size",
+                             max_bytes=64_000, backup_count=1000)
+        log = at.get_logger("app.proc")
+        for i in range(1500):
+            log.info("line", data={{"proc": int(sys.argv[1]), "i": i, "pad": "x" * 40}})
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(n)]) for n in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    files = sorted(tmp_path.glob("shared.jsonl*"))
+    lines = [line for f in files if not f.name.endswith(".lock") for line in json_lines(f)]
+    seen = sorted((line["data"]["proc"], line["data"]["i"]) for line in lines)
+    assert seen == [(p, i) for p in range(4) for i in range(1500)]
+    rotated = [f for f in files if f.suffix not in (".jsonl", ".lock")]
+    assert len(rotated) > 5
+    assert min(f.stat().st_size for f in rotated) > 60_000
