@@ -15,8 +15,10 @@ import pytest
 
 from agent_tracing.cli import main
 from tests.conftest import ROOT
-from tests.viewer.conftest import LoggedOperation
-from tests.viewer.conftest import live_operation as live_operation  # the fixture, shared
+from tests.viewer.conftest import (
+    LoggedOperation,
+    live_operation,  # noqa: F401 - the fixture, shared
+)
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -57,7 +59,7 @@ def _other_operation(path: Path, correlation_id: str, start: str, user: str = "u
 def test_console_script_is_declared() -> None:
     """``agent-tracing`` is a console script pointing at ``agent_tracing.cli:main``."""
     (script,) = entry_points(group="console_scripts", name="agent-tracing")
-    assert "agent_tracing.cli:main" == script.value
+    assert script.value == "agent_tracing.cli:main"
     assert main is script.load()
 
 
@@ -67,7 +69,7 @@ def test_list_shows_each_operation(live_operation: LoggedOperation, tmp_path: Pa
     _other_operation(other, "later-op", "2999-01-01T00:00:00.000Z")
     status, out = run("list", *live_operation.files, str(other))
     header, newest, operation = out.splitlines()
-    assert 0 == status
+    assert status == 0
     assert header.split() == [
         "CORRELATION",
         "ID",
@@ -99,7 +101,7 @@ def test_list_json_and_filters(live_operation: LoggedOperation, tmp_path: Path) 
     _other_operation(other, "later-op", "2999-01-01T00:00:00.000Z")
     status, out = run("list", "--json", "--user-id", "user_123", *live_operation.files, str(other))
     (row,) = [orjson.loads(line) for line in out.splitlines()]
-    assert 0 == status
+    assert status == 0
     assert {
         "correlation_id": live_operation.correlation_id,
         "status": "error",
@@ -130,7 +132,7 @@ def test_view_prints_the_tree_of_both_processes(live_operation: LoggedOperation)
     status, out = run(
         "view", *live_operation.files, "--correlation-id", live_operation.correlation_id[:8]
     )
-    assert 0 == status
+    assert status == 0
     for text in (
         "HTTP POST /strategies/456/backtests",
         "agent strategy_agent",
@@ -166,9 +168,9 @@ def test_view_filters_by_level_and_time(live_operation: LoggedOperation) -> None
     assert "Task received" not in warnings
     assert "✓ task app.tasks.run_backtest" in warnings
     _, early = run("view", *live_operation.files, "--until", "2000-01-01")
-    assert "" == early
+    assert early == ""
     _, none = run("view", *live_operation.files, "--since", "1h", "--until", "1h")
-    assert "" == none
+    assert none == ""
 
 
 def test_view_reads_stdin_and_counts_malformed_lines(
@@ -180,7 +182,7 @@ def test_view_reads_stdin_and_counts_malformed_lines(
     data = b"garbage\n" + b"".join(Path(f).read_bytes() for f in live_operation.files) + b"{\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     status, out = run("view")
-    assert 0 == status
+    assert status == 0
     assert "freqtrade backtesting" in out
     assert "skipped 2 malformed of 36 lines" in capsys.readouterr().err
 
@@ -192,7 +194,7 @@ def test_gzip_rotated_input(live_operation: LoggedOperation, tmp_path: Path) -> 
     with gzip.open(tmp_path / "api.jsonl.1.gz", "wb") as packed:
         packed.write(Path(live_operation.files[0]).read_bytes())
     status, out = run("view", str(api), live_operation.files[1])
-    assert 0 == status
+    assert status == 0
     assert "HTTP POST /strategies/456/backtests" in out
 
 
@@ -201,12 +203,12 @@ def test_errors_and_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFixture[
     _other_operation(tmp_path / "a.jsonl", "abc-1", "2025-01-01T00:00:00.000Z")
     _other_operation(tmp_path / "b.jsonl", "abc-2", "2025-01-01T00:00:01.000Z")
     files = [str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")]
-    assert (1, "") == run("view", *files, "-c", "zzz")
+    assert run("view", *files, "-c", "zzz") == (1, "")
     assert "no lines of operation 'zzz' match" in capsys.readouterr().err
-    assert 2 == run("view", *files, "-c", "abc")[0]
+    assert run("view", *files, "-c", "abc")[0] == 2
     assert "matches 2 operations: abc-1, abc-2" in capsys.readouterr().err
-    assert 2 == run("view", *files, "--since", "yesterday")[0]
-    assert 1 == run("list", str(tmp_path / "missing.jsonl"))[0]
+    assert run("view", *files, "--since", "yesterday")[0] == 2
+    assert run("list", str(tmp_path / "missing.jsonl"))[0] == 1
     assert "cannot read" in capsys.readouterr().err
 
 
@@ -217,7 +219,7 @@ def test_html_writes_a_page(live_operation: LoggedOperation, tmp_path: Path) -> 
         "html", *live_operation.files, "-c", live_operation.correlation_id, "-o", str(target)
     )
     page = target.read_text()
-    assert 0 == status
+    assert status == 0
     assert page.startswith("<!DOCTYPE html>")
     assert live_operation.correlation_id in page
     assert "backtest-result-2024-01-28.json" in page
@@ -234,5 +236,5 @@ def test_installed_command_runs_as_a_process(live_operation: LoggedOperation) ->
         env={**os.environ, "NO_COLOR": "1"},
         check=False,
     )
-    assert (0, "") == (done.returncode, done.stderr)
+    assert (done.returncode, done.stderr) == (0, "")
     assert live_operation.correlation_id in done.stdout

@@ -39,8 +39,8 @@ def test_malformed_lines_are_skipped_and_counted(tmp_path: Path) -> None:
     )
     stats = ReadStats()
     lines = list(iter_lines(str(path), stats))
-    assert ["first", "second"] == [line["message"] for line in lines]
-    assert (7, 5) == (stats.lines, stats.malformed)
+    assert [line["message"] for line in lines] == ["first", "second"]
+    assert (stats.lines, stats.malformed) == (7, 5)
     assert f"{path}:2: not JSON (unexpected end of data)" == stats.examples[0]
 
 
@@ -55,7 +55,7 @@ def test_lines_from_several_files_are_merged_by_timestamp(tmp_path: Path) -> Non
     stats = ReadStats()
     sources = expand_inputs([str(tmp_path / "*.jsonl")], stats=stats)
     merged = [line["message"] for line in read_lines(sources, stats)]
-    assert ["a1", "b1", "b2", "a2"] == merged
+    assert merged == ["a1", "b1", "b2", "a2"]
 
 
 def test_rotated_and_gzip_files_are_read_with_the_live_file(tmp_path: Path) -> None:
@@ -80,14 +80,14 @@ def test_rotated_and_gzip_files_are_read_with_the_live_file(tmp_path: Path) -> N
     assert any(source.endswith(".gz") for source in sources)
     numbers = [line["data"]["number"] for line in read_lines(sources, stats)]
     assert list(range(12)) == numbers
-    assert 0 == stats.malformed
+    assert stats.malformed == 0
     assert [str(path)] == expand_inputs([str(path)], rotated=False)
 
 
 def test_missing_inputs_are_recorded(tmp_path: Path) -> None:
     """A missing file or a glob matching nothing is reported, not an exception."""
     stats = ReadStats()
-    assert [] == expand_inputs([str(tmp_path / "nope.jsonl"), str(tmp_path / "*.log")], stats=stats)
+    assert expand_inputs([str(tmp_path / "nope.jsonl"), str(tmp_path / "*.log")], stats=stats) == []
     assert [str(tmp_path / "nope.jsonl"), str(tmp_path / "*.log")] == stats.missing
 
 
@@ -96,9 +96,9 @@ def test_stdin_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     data = _line("2025-01-01T00:00:00.000Z", "from a pipe") + b"\nnot json\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     stats = ReadStats()
-    assert ["-"] == expand_inputs([])
-    assert ["from a pipe"] == [line["message"] for line in read_lines(["-"], stats)]
-    assert 1 == stats.malformed
+    assert expand_inputs([]) == ["-"]
+    assert [line["message"] for line in read_lines(["-"], stats)] == ["from a pipe"]
+    assert stats.malformed == 1
 
 
 def test_live_operation_files_merge_in_time_order(live_operation: LoggedOperation) -> None:
@@ -110,4 +110,4 @@ def test_live_operation_files_merge_in_time_order(live_operation: LoggedOperatio
     loggers = [line["logger"] for line in lines]
     first_task = loggers.index("app.tasks.backtests")
     assert "app.api.routers.backtests" in loggers[first_task:]
-    assert 0 == stats.malformed
+    assert stats.malformed == 0

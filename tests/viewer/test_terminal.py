@@ -33,7 +33,7 @@ def test_verbose_lists_each_query_and_debug_line(committed_operation: LoggedOper
         _render(committed_operation, Style(verbose=True)),
     )
     assert ("SQL: 3 queries" in quiet, "SQL:" in verbose) == (True, False)
-    assert 5 == verbose.count("db.query: ")
+    assert verbose.count("db.query: ") == 5
 
 
 def test_colours_mark_status_and_levels(committed_operation: LoggedOperation) -> None:
@@ -47,11 +47,11 @@ def test_colour_follows_the_terminal_and_no_color(monkeypatch: pytest.MonkeyPatc
     """Auto colour is off for a pipe, on for ``always``, and ``NO_COLOR`` wins in auto."""
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert (False, True, False) == (
+    assert (
         use_color(io.StringIO()),
         use_color(io.StringIO(), "always"),
         use_color(io.StringIO(), "never"),
-    )
+    ) == (False, True, False)
     monkeypatch.setenv("NO_COLOR", "1")
     assert not use_color(io.StringIO())
 
@@ -72,15 +72,15 @@ def test_control_characters_in_messages_are_escaped() -> None:
     )
     text = render_operation(operation, Style())
     assert "evil\\n└─ ✓ fake span\\x1b[31m" in text
-    assert 3 == len(text.splitlines())
+    assert len(text.splitlines()) == 3
 
 
 def test_durations_read_well() -> None:
     """Microseconds, milliseconds, seconds and minutes each get their unit."""
-    assert ["850 µs", "12.3 ms", "4.52 s", "2m 05s", "—"] == [
+    assert [
         format_ms(0.85),
         format_ms(12.34),
         format_ms(4520),
         format_ms(125_000),
         format_ms(None),
-    ]
+    ] == ["850 µs", "12.3 ms", "4.52 s", "2m 05s", "—"]

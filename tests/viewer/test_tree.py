@@ -31,7 +31,7 @@ def test_committed_fixture_tree(
 ) -> None:
     """The committed run builds one tree: request > agent > nodes > LLM/tools, and the task."""
     operation = _load(committed_operation)
-    assert 1 == len(operation.roots)
+    assert len(operation.roots) == 1
     assert [outline(root) for root in operation.roots] == snapshot
 
 
@@ -55,16 +55,16 @@ def test_spans_carry_what_the_integrations_put_in_their_end_events(
     operation = _load(committed_operation)
     by_kind = {node.kind + ":" + str(node.name): node for node in operation.spans}
     llm = by_kind["agent.llm:gpt-4o-mini"]
-    assert {"prompt_tokens": 412, "completion_tokens": 58, "total_tokens": 470} == token_usage(llm)
+    assert token_usage(llm) == {"prompt_tokens": 412, "completion_tokens": 58, "total_tokens": 470}
     command = by_kind["freqtrade.command:backtesting"]
-    assert [
+    assert output_files(command) == [
         "user_data/backtest_results/backtest-result-2024-01-28.json",
         "user_data/backtest_results/backtest-result-2024-01-28.meta.json",
-    ] == output_files(command)
+    ]
     failed = by_kind["agent.tool:risk_check"]
-    assert ("error", "ValueError") == (failed.status, failed.end_line["exception"]["type"])
-    assert "error" == operation.status
-    assert 1 == operation.count(40)
+    assert (failed.status, failed.end_line["exception"]["type"]) == ("error", "ValueError")
+    assert operation.status == "error"
+    assert operation.count(40) == 1
 
 
 def _ev(
@@ -101,13 +101,14 @@ def test_any_kind_is_a_span_and_unknown_parents_become_roots() -> None:
             _ev(None, None, None, "01.100"),
         ]
     )
-    assert ["billing.charge charge card", "task orphan task"] == [
-        span_label(root) for root in operation.roots
+    assert [span_label(root) for root in operation.roots] == [
+        "billing.charge charge card",
+        "task orphan task",
     ]
-    assert ["billing.retry"] == [line["event"] for line in operation.roots[0].events]
-    assert (False, True) == (operation.roots[0].missing_parent, operation.roots[1].missing_parent)
-    assert "running" == operation.roots[1].status
-    assert 1 == len(operation.loose)
+    assert [line["event"] for line in operation.roots[0].events] == ["billing.retry"]
+    assert (operation.roots[0].missing_parent, operation.roots[1].missing_parent) == (False, True)
+    assert operation.roots[1].status == "running"
+    assert len(operation.loose) == 1
 
 
 def test_inner_start_events_are_events_not_spans() -> None:
@@ -119,8 +120,8 @@ def test_inner_start_events_are_events_not_spans() -> None:
             _ev("agent.run.end", "a", None, "00.002", span="agent", duration_ms=2.0, status="ok"),
         ]
     )
-    assert ["agent.graph.start"] == [line["event"] for line in operation.roots[0].events]
-    assert ("agent.run", 2.0) == (operation.roots[0].kind, operation.roots[0].duration_ms)
+    assert [line["event"] for line in operation.roots[0].events] == ["agent.graph.start"]
+    assert (operation.roots[0].kind, operation.roots[0].duration_ms) == ("agent.run", 2.0)
 
 
 def test_span_without_start_takes_its_start_from_the_duration() -> None:
@@ -129,8 +130,8 @@ def test_span_without_start_takes_its_start_from_the_duration() -> None:
         [_ev("task.end", "a", None, "02.000", span="late", duration_ms=1500.0, status="error")]
     )
     node = operation.roots[0]
-    assert ("task late", "error") == (span_label(node), node.status)
-    assert 1500.0 == round((parse_timestamp("2025-01-01T00:00:02.000Z") - node.start_time) * 1000)
+    assert (span_label(node), node.status) == ("task late", "error")
+    assert round((parse_timestamp("2025-01-01T00:00:02.000Z") - node.start_time) * 1000) == 1500.0
 
 
 def test_parent_loops_do_not_hide_or_repeat_spans() -> None:
@@ -141,4 +142,4 @@ def test_parent_loops_do_not_hide_or_repeat_spans() -> None:
             _ev("x.start", "b", "a", "00.001", span="B"),
         ]
     )
-    assert ["A", "B"] == sorted(str(node.name) for node in operation.spans)
+    assert sorted(str(node.name) for node in operation.spans) == ["A", "B"]
