@@ -15,10 +15,13 @@ import pytest
 
 from agent_tracing.cli import main
 from tests.conftest import ROOT
-from tests.viewer.conftest import (
-    LoggedOperation,
-    live_operation,  # noqa: F401 - the fixture, shared
-)
+from tests.viewer.conftest import LoggedOperation, run_scenario
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory: pytest.TempPathFactory) -> LoggedOperation:
+    """An operation logged just now by the core in two processes (API and worker)."""
+    return run_scenario(tmp_path_factory.mktemp("cli-operation"))
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -63,11 +66,11 @@ def test_console_script_is_declared() -> None:
     assert main is script.load()
 
 
-def test_list_shows_each_operation(live_operation: LoggedOperation, tmp_path: Path) -> None:
+def test_list_shows_each_operation(logged: LoggedOperation, tmp_path: Path) -> None:
     """One row per operation, newest first: id, start, duration, status, user, entry, counts."""
     other = tmp_path / "other.jsonl"
     _other_operation(other, "later-op", "2999-01-01T00:00:00.000Z")
-    status, out = run("list", *live_operation.files, str(other))
+    status, out = run("list", *logged.files, str(other))
     header, newest, operation = out.splitlines()
     assert status == 0
     assert header.split() == [
@@ -83,7 +86,7 @@ def test_list_shows_each_operation(live_operation: LoggedOperation, tmp_path: Pa
     ]
     assert newest.split()[:4] == ["later-op", "2999-01-01T00:00:00.000Z", "3.0", "ms"]
     fields = operation.split()
-    assert fields[0] == live_operation.correlation_id
+    assert fields[0] == logged.correlation_id
     assert fields[4:] == [
         "error",
         "user_123",
@@ -95,15 +98,15 @@ def test_list_shows_each_operation(live_operation: LoggedOperation, tmp_path: Pa
     ]
 
 
-def test_list_json_and_filters(live_operation: LoggedOperation, tmp_path: Path) -> None:
+def test_list_json_and_filters(logged: LoggedOperation, tmp_path: Path) -> None:
     """``--json`` gives one object per operation; ``--user-id`` keeps that user's operations."""
     other = tmp_path / "other.jsonl"
     _other_operation(other, "later-op", "2999-01-01T00:00:00.000Z")
-    status, out = run("list", "--json", "--user-id", "user_123", *live_operation.files, str(other))
+    status, out = run("list", "--json", "--user-id", "user_123", *logged.files, str(other))
     (row,) = [orjson.loads(line) for line in out.splitlines()]
     assert status == 0
     assert {
-        "correlation_id": live_operation.correlation_id,
+        "correlation_id": logged.correlation_id,
         "status": "error",
         "user_id": "user_123",
         "entry": "POST /strategies/456/backtests",
@@ -127,11 +130,9 @@ def test_list_json_and_filters(live_operation: LoggedOperation, tmp_path: Path) 
     assert 200 < row["duration_ms"] < 30_000
 
 
-def test_view_prints_the_tree_of_both_processes(live_operation: LoggedOperation) -> None:
+def test_view_prints_the_tree_of_both_processes(logged: LoggedOperation) -> None:
     """The request, the agent's spans and the worker's task and Freqtrade command, in one tree."""
-    status, out = run(
-        "view", *live_operation.files, "--correlation-id", live_operation.correlation_id[:8]
-    )
+    status, out = run("view", *logged.files, "--correlation-id", logged.correlation_id[:8])
     assert status == 0
     for text in (
         "HTTP POST /strategies/456/backtests",
@@ -149,37 +150,35 @@ def test_view_prints_the_tree_of_both_processes(live_operation: LoggedOperation)
     assert "   ├─ ✓ task app.tasks.run_backtest" in out
 
 
-def test_view_defaults_to_the_latest_operation(
-    live_operation: LoggedOperation, tmp_path: Path
-) -> None:
+def test_view_defaults_to_the_latest_operation(logged: LoggedOperation, tmp_path: Path) -> None:
     """Without an id, ``view`` shows the operation that started last (filters narrow it)."""
     other = tmp_path / "other.jsonl"
     _other_operation(other, "later-op", "2999-01-01T00:00:00.000Z")
-    _, latest = run("view", *live_operation.files, str(other))
-    _, mine = run("view", *live_operation.files, str(other), "--user-id", "user_123")
+    _, latest = run("view", *logged.files, str(other))
+    _, mine = run("view", *logged.files, str(other), "--user-id", "user_123")
     assert "operation later-op" in latest
-    assert f"operation {live_operation.correlation_id}" in mine
+    assert f"operation {logged.correlation_id}" in mine
 
 
-def test_view_filters_by_level_and_time(live_operation: LoggedOperation) -> None:
+def test_view_filters_by_level_and_time(logged: LoggedOperation) -> None:
     """``--level WARNING`` keeps warnings and the spans; ``--until`` before the task drops it."""
-    _, warnings = run("view", *live_operation.files, "--level", "warning")
+    _, warnings = run("view", *logged.files, "--level", "warning")
     assert "Data download retry" in warnings
     assert "Task received" not in warnings
     assert "✓ task app.tasks.run_backtest" in warnings
-    _, early = run("view", *live_operation.files, "--until", "2000-01-01")
+    _, early = run("view", *logged.files, "--until", "2000-01-01")
     assert early == ""
-    _, none = run("view", *live_operation.files, "--since", "1h", "--until", "1h")
+    _, none = run("view", *logged.files, "--since", "1h", "--until", "1h")
     assert none == ""
 
 
 def test_view_reads_stdin_and_counts_malformed_lines(
-    live_operation: LoggedOperation,
+    logged: LoggedOperation,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Piped input with junk lines still gives the tree; the junk is counted on stderr."""
-    data = b"garbage\n" + b"".join(Path(f).read_bytes() for f in live_operation.files) + b"{\n"
+    data = b"garbage\n" + b"".join(Path(f).read_bytes() for f in logged.files) + b"{\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     status, out = run("view")
     assert status == 0
@@ -187,13 +186,13 @@ def test_view_reads_stdin_and_counts_malformed_lines(
     assert "skipped 2 malformed of 36 lines" in capsys.readouterr().err
 
 
-def test_gzip_rotated_input(live_operation: LoggedOperation, tmp_path: Path) -> None:
+def test_gzip_rotated_input(logged: LoggedOperation, tmp_path: Path) -> None:
     """A gzipped rotated file is found next to the live one and read."""
     api = tmp_path / "api.jsonl"
     api.write_bytes(b"")
     with gzip.open(tmp_path / "api.jsonl.1.gz", "wb") as packed:
-        packed.write(Path(live_operation.files[0]).read_bytes())
-    status, out = run("view", str(api), live_operation.files[1])
+        packed.write(Path(logged.files[0]).read_bytes())
+    status, out = run("view", str(api), logged.files[1])
     assert status == 0
     assert "HTTP POST /strategies/456/backtests" in out
 
@@ -212,23 +211,21 @@ def test_errors_and_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "cannot read" in capsys.readouterr().err
 
 
-def test_html_writes_a_page(live_operation: LoggedOperation, tmp_path: Path) -> None:
+def test_html_writes_a_page(logged: LoggedOperation, tmp_path: Path) -> None:
     """``html -o`` writes one self-contained page with every span."""
     target = tmp_path / "trace.html"
-    status, _ = run(
-        "html", *live_operation.files, "-c", live_operation.correlation_id, "-o", str(target)
-    )
+    status, _ = run("html", *logged.files, "-c", logged.correlation_id, "-o", str(target))
     page = target.read_text()
     assert status == 0
     assert page.startswith("<!DOCTYPE html>")
-    assert live_operation.correlation_id in page
+    assert logged.correlation_id in page
     assert "backtest-result-2024-01-28.json" in page
 
 
-def test_installed_command_runs_as_a_process(live_operation: LoggedOperation) -> None:
+def test_installed_command_runs_as_a_process(logged: LoggedOperation) -> None:
     """``python -m agent_tracing.cli`` (what the console script runs) works end to end."""
     done = subprocess.run(
-        [sys.executable, "-m", "agent_tracing.cli", "list", *live_operation.files],
+        [sys.executable, "-m", "agent_tracing.cli", "list", *logged.files],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -237,4 +234,4 @@ def test_installed_command_runs_as_a_process(live_operation: LoggedOperation) ->
         check=False,
     )
     assert (done.returncode, done.stderr) == (0, "")
-    assert live_operation.correlation_id in done.stdout
+    assert logged.correlation_id in done.stdout
