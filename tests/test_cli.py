@@ -127,7 +127,7 @@ def test_list_json_and_filters(logged: LoggedOperation, tmp_path: Path) -> None:
             "warnings",
         )
     }
-    assert 200 < row["duration_ms"] < 30_000
+    assert 60 < row["duration_ms"] < 60_000  # the sleeps in the run, and bounded
 
 
 def test_view_prints_the_tree_of_both_processes(logged: LoggedOperation) -> None:
