@@ -166,6 +166,7 @@ _JS = r"""
   function eventNode(line) {
     var wrap = el("div");
     var row = el("div", "event level-" + line.level);
+    if (line.event) row.setAttribute("data-event", line.event);
     row.appendChild(el("span", "ts", (line.timestamp || "").slice(11, 23)));
     var text = (line.event ? line.event + ": " : "") + (line.message || "");
     if (line.exception && line.exception.type) {

@@ -66,6 +66,9 @@ class Chromium:
                 "--remote-debugging-pipe",
                 f"--user-data-dir={profile}",
                 "--window-size=1400,900",
+                # No network at all: the page must open from the file alone.
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--proxy-server=127.0.0.1:9",
                 "about:blank",
             ],
             stdin=subprocess.DEVNULL,
