@@ -27,4 +27,4 @@ fi
 echo "system deps: installing$missing"
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086 # the package list is meant to split
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing

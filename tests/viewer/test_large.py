@@ -1,4 +1,4 @@
-"""A large log (200,000 lines): streamed, only the chosen operation kept, bounded time and memory."""
+"""A large log (200,000 lines): streamed, only the chosen operation kept: bounded time, memory."""
 
 from __future__ import annotations
 
@@ -80,6 +80,6 @@ def test_large_file_view_stays_bounded(tmp_path: Path) -> None:
     assert rss_mb < MAX_RSS_MB, f"view peaked at {rss_mb:.0f} MB for a {size_mb:.0f} MB file"
 
     out, elapsed, rss_mb = _run("list", str(path), "--limit", "3")
-    assert 4 == len(out.splitlines())
+    assert len(out.splitlines()) == 4
     assert elapsed < MAX_SECONDS, f"list took {elapsed:.1f}s"
     assert rss_mb < MAX_RSS_MB, f"list peaked at {rss_mb:.0f} MB for a {size_mb:.0f} MB file"
