@@ -31,7 +31,14 @@ from agent_tracing.viewer.filters import LEVELS, LineFilter, parse_time
 from agent_tracing.viewer.follow import FollowPrinter, Tail
 from agent_tracing.viewer.html import render_html
 from agent_tracing.viewer.operations import OperationSummary, summarize
-from agent_tracing.viewer.reader import STDIN, Line, ReadStats, expand_inputs, read_lines
+from agent_tracing.viewer.reader import (
+    STDIN,
+    Line,
+    ReadStats,
+    expand_inputs,
+    needle_for,
+    read_lines,
+)
 from agent_tracing.viewer.terminal import Style, format_ms, render_operation, use_color
 from agent_tracing.viewer.tree import Operation, build_operation
 
@@ -196,7 +203,7 @@ def _load_operation(
     correlation_id = _pick_operation(args, sources, stats)
     line_filter = _line_filter(args, correlation_id)
     scan = ReadStats()
-    kept = _collect(read_lines(sources, scan), line_filter)
+    kept = _collect(read_lines(sources, scan, needle_for(correlation_id)), line_filter)
     if not args.correlation_id:
         scan.lines, scan.malformed = stats.lines, stats.malformed
     stats.lines, stats.malformed, stats.examples = scan.lines, scan.malformed, scan.examples

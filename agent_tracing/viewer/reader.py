@@ -21,10 +21,19 @@ from typing import IO, Any
 
 import orjson
 
-__all__ = ["Line", "ReadStats", "expand_inputs", "iter_lines", "parse_line", "read_lines"]
+__all__ = [
+    "Line",
+    "ReadStats",
+    "expand_inputs",
+    "iter_lines",
+    "needle_for",
+    "parse_line",
+    "read_lines",
+]
 
 STDIN = "-"
 _GLOB_CHARS = re.compile(r"[*?\[]")
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9_.:-]+$")
 # What the stdlib's rotating handlers append: ``.1`` ... (size) or a date/time (timed), ``.gz``
 # when compressed by logrotate or a namer.
 _ROTATED_SUFFIX = re.compile(r"^\.(\d+|\d{4}-\d{2}-\d{2}(?:[_T][\d-]+)?)(\.gz)?$")
@@ -143,8 +152,26 @@ def parse_line(raw: bytes) -> tuple[Line | None, str]:
     return value, ""
 
 
-def iter_lines(source: str, stats: ReadStats) -> Iterator[Line]:
-    """Yield the parsed lines of one source, counting and skipping malformed ones."""
+def needle_for(text: str | None) -> bytes | None:
+    """The bytes every line holding ``text`` (an id) contains, when that can be known.
+
+    Only for ids of letters, digits and ``-_.:``, which JSON writes as they are; any other id
+    gets ``None`` (every line is then parsed).
+    """
+    if text and _PLAIN_ID.match(text):
+        return text.encode("ascii")
+    return None
+
+
+def iter_lines(source: str, stats: ReadStats, needle: bytes | None = None) -> Iterator[Line]:
+    """Yield the parsed lines of one source, counting and skipping malformed ones.
+
+    Args:
+        source: A path or ``-``.
+        stats: Where lines and malformed lines are counted.
+        needle: When given, a line without these bytes is not parsed (it cannot be wanted);
+            it is still counted as malformed when it is not even shaped like a JSON object.
+    """
     stats.sources.append(source)
     name = "<stdin>" if source == STDIN else source
     try:
@@ -158,6 +185,10 @@ def iter_lines(source: str, stats: ReadStats) -> Iterator[Line]:
             if not stripped:
                 continue
             stats.lines += 1
+            if needle is not None and needle not in stripped:
+                if stripped[:1] != b"{" or stripped[-1:] != b"}":
+                    stats.skip(name, number, "not a JSON object")
+                continue
             line, reason = parse_line(stripped)
             if line is None:
                 stats.skip(name, number, reason)
@@ -176,9 +207,14 @@ def _timestamp(line: Line) -> str:
     return value
 
 
-def read_lines(sources: Iterable[str], stats: ReadStats) -> Iterator[Line]:
-    """Yield the lines of all ``sources`` merged by timestamp (ties keep the sources' order)."""
-    streams = [iter_lines(source, stats) for source in sources]
+def read_lines(
+    sources: Iterable[str], stats: ReadStats, needle: bytes | None = None
+) -> Iterator[Line]:
+    """Yield the lines of all ``sources`` merged by timestamp (ties keep the sources' order).
+
+    ``needle`` skips parsing lines that cannot be wanted (see :func:`iter_lines`).
+    """
+    streams = [iter_lines(source, stats, needle) for source in sources]
     if len(streams) == 1:
         return streams[0]
     # The schema's timestamps are fixed-width ISO strings in UTC, so they sort as text.

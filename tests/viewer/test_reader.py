@@ -12,7 +12,13 @@ import orjson
 import pytest
 
 import agent_tracing as at
-from agent_tracing.viewer.reader import ReadStats, expand_inputs, iter_lines, read_lines
+from agent_tracing.viewer.reader import (
+    ReadStats,
+    expand_inputs,
+    iter_lines,
+    needle_for,
+    read_lines,
+)
 from tests.viewer.conftest import LoggedOperation
 
 
@@ -111,3 +117,24 @@ def test_live_operation_files_merge_in_time_order(live_operation: LoggedOperatio
     first_task = loggers.index("app.tasks.backtests")
     assert "app.api.routers.backtests" in loggers[first_task:]
     assert stats.malformed == 0
+
+
+def test_needle_skips_parsing_other_operations(tmp_path: Path) -> None:
+    """With an id, other operations' lines are not parsed; non-object lines still count."""
+    path = tmp_path / "app.jsonl"
+    path.write_bytes(
+        b"\n".join(
+            [
+                _line("2025-01-01T00:00:00.000Z", "mine", correlation_id="abc-1"),
+                _line("2025-01-01T00:00:01.000Z", "other", correlation_id="zzz-9"),
+                b'{"other operation, broken but object-shaped"}',
+                b"plain text",
+                _line("2025-01-01T00:00:02.000Z", "mentions abc-1", correlation_id="zzz-9"),
+            ]
+        )
+    )
+    stats = ReadStats()
+    lines = list(iter_lines(str(path), stats, needle_for("abc-1")))
+    assert [line["message"] for line in lines] == ["mine", "mentions abc-1"]
+    assert (stats.lines, stats.malformed) == (5, 1)
+    assert needle_for('ab"c') is None
