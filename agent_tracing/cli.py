@@ -171,10 +171,8 @@ def _pick_operation(args: argparse.Namespace, sources: list[str], stats: ReadSta
     """The operation to show: the given id (or prefix), else the latest matching the filters."""
     if args.correlation_id:
         return str(args.correlation_id)
-    scan = ReadStats()
     line_filter = _line_filter(args)
-    summaries = summarize(x for x in read_lines(sources, scan) if line_filter(x))
-    stats.lines, stats.malformed, stats.examples = scan.lines, scan.malformed, scan.examples
+    summaries = summarize(x for x in read_lines(sources, stats) if line_filter(x))
     if not summaries:
         raise NotFound("no operation in the input matches")
     return max(summaries, key=lambda s: s.start).correlation_id
@@ -202,11 +200,9 @@ def _load_operation(
 ) -> tuple[Operation, LineFilter]:
     correlation_id = _pick_operation(args, sources, stats)
     line_filter = _line_filter(args, correlation_id)
-    scan = ReadStats()
-    kept = _collect(read_lines(sources, scan, needle_for(correlation_id)), line_filter)
-    if not args.correlation_id:
-        scan.lines, scan.malformed = stats.lines, stats.malformed
-    stats.lines, stats.malformed, stats.examples = scan.lines, scan.malformed, scan.examples
+    # When the first pass (finding the latest operation) parsed every line, its counts stand.
+    counts = stats if args.correlation_id else ReadStats()
+    kept = _collect(read_lines(sources, counts, needle_for(correlation_id)), line_filter)
     if not kept:
         raise NotFound(f"no lines of operation {correlation_id!r} match")
     return build_operation(kept), line_filter

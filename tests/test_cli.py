@@ -235,3 +235,9 @@ def test_installed_command_runs_as_a_process(logged: LoggedOperation) -> None:
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert logged.correlation_id in done.stdout
+
+
+def test_follow_needs_files(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--follow`` on stdin is a usage error, not a hang."""
+    assert run("view", "-", "--follow")[0] == 2
+    assert "--follow reads files, not stdin" in capsys.readouterr().err
