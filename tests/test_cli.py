@@ -241,3 +241,11 @@ def test_follow_needs_files(capsys: pytest.CaptureFixture[str]) -> None:
     """``--follow`` on stdin is a usage error, not a hang."""
     assert run("view", "-", "--follow")[0] == 2
     assert "--follow reads files, not stdin" in capsys.readouterr().err
+
+
+def test_readme_tree_capture_is_current() -> None:
+    """``docs/images/viewer-tree.txt`` is what ``view`` prints for the committed fixture."""
+    fixtures = ROOT / "tests" / "viewer" / "fixtures"
+    files = [str(fixtures / "api.jsonl"), str(fixtures / "worker.jsonl")]
+    _, out = run("view", *files, "--color", "never")
+    assert (ROOT / "docs" / "images" / "viewer-tree.txt").read_text(encoding="utf-8") == out
