@@ -272,7 +272,14 @@ def _follow(args: argparse.Namespace, out: TextIO, style: Style) -> int:
     if len(files) != len(args.files) or not files:
         raise UsageError("--follow reads files, not stdin")
     stats = ReadStats()
-    live = expand_inputs(files, rotated=False, stats=stats)
+    # A plain path is followed even before it exists (the writer may not have started yet).
+    live = [
+        source
+        for item in files
+        for source in (
+            expand_inputs([item], rotated=False, stats=stats) if _is_glob(item) else [item]
+        )
+    ]
     rotated = [s for s in expand_inputs(files, rotated=args.rotated) if s not in live]
     tail = Tail(live, stats)
     try:
@@ -309,6 +316,10 @@ def _follow(args: argparse.Namespace, out: TextIO, style: Style) -> int:
         return 0
     finally:
         tail.close()
+
+
+def _is_glob(text: str) -> bool:
+    return any(char in text for char in "*?[")
 
 
 def _command_html(args: argparse.Namespace, out: TextIO) -> int:

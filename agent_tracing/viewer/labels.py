@@ -6,6 +6,7 @@ when they are there and never need them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,6 +40,8 @@ _KIND_LABELS = {
 }
 _SQL_EVENTS = frozenset({"db.query"})
 _FILE_HINTS = ("file", "path", "output", "result")
+# A directory separator, or a name ending in an extension (``result.json``): not ``"done."``.
+_PATH = re.compile(r"[/\\]|\.[A-Za-z0-9]{1,8}$")
 
 
 def compact_json(value: Any, limit: int = 160) -> str:
@@ -85,7 +88,7 @@ def output_files(node: SpanNode) -> list[str]:
         if not any(hint in key.lower() for hint in _FILE_HINTS):
             continue
         values = value if isinstance(value, list) else [value]
-        files.extend(v for v in values if isinstance(v, str) and ("/" in v or "." in v))
+        files.extend(v for v in values if isinstance(v, str) and _PATH.search(v))
     return files
 
 

@@ -123,3 +123,15 @@ def _read_until(process: subprocess.Popen[str], text: str, timeout: float = 30.0
         else:
             time.sleep(0.02)
     raise AssertionError(f"{text!r} never printed; got {''.join(seen)!r}")
+
+
+def test_tail_waits_for_a_file_that_does_not_exist_yet(tmp_path: Path) -> None:
+    """Following a path before its writer created it picks the file up once it appears."""
+    path = tmp_path / "later.jsonl"
+    tail = Tail([str(path)], ReadStats())
+    try:
+        assert tail.poll() == []
+        path.write_bytes(_raw("hello") + b"\n")
+        assert [line["message"] for line in tail.poll()] == ["hello"]
+    finally:
+        tail.close()
