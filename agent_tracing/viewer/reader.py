@@ -149,7 +149,26 @@ def parse_line(raw: bytes) -> tuple[Line | None, str]:
         return None, "not a JSON object"
     if not isinstance(value.get("timestamp"), str):
         return None, "no timestamp"
-    return value, ""
+    return _coerce(value), ""
+
+
+_TEXT_KEYS = ("level", "correlation_id", "message", "event", "span_id", "parent_span_id")
+
+
+def _coerce(line: Line) -> Line:
+    """Give the fields the viewer reads the schema's types (a foreign writer may not)."""
+    for key in _TEXT_KEYS:
+        value = line.get(key)
+        if value is not None and not isinstance(value, str):
+            line[key] = (
+                None if isinstance(value, dict | list) else orjson.dumps(value).decode().strip('"')
+            )
+    data = line.get("data")
+    if data is not None and not isinstance(data, dict):
+        line["data"] = {"value": data}
+    if "exception" in line and not isinstance(line["exception"], dict | None):
+        line["exception"] = {"type": None, "message": str(line["exception"]), "traceback": None}
+    return line
 
 
 def needle_for(text: str | None) -> bytes | None:
