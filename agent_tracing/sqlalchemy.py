@@ -176,6 +176,21 @@ def _short(statement: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}…"
 
 
+_CACHE_SIZE = 512
+# Statements repeat (SQLAlchemy caches their compiled form): their message is computed once.
+_messages: dict[str, str] = {}
+
+
+def _message(statement: str) -> str:
+    message = _messages.get(statement)
+    if message is None:
+        message = _short(statement, _MESSAGE_CHARS)
+        if len(_messages) >= _CACHE_SIZE:
+            _messages.clear()
+        _messages[statement] = message
+    return message
+
+
 class _Instrumentation:
     """The listeners of one engine, attached and detached as one set."""
 
@@ -205,6 +220,8 @@ class _Instrumentation:
         self.max_parameter_sets = max_parameter_sets
         self.slow_query_ms = slow_query_ms
         self._failed_once = False
+        self._secret_names: dict[str, bool] = {}
+        self._secret_names_of: object = None  # the redactor those answers came from
         self._listeners: list[tuple[str, Callable[..., Any]]] = [
             ("before_cursor_execute", self.before_cursor_execute),
             ("after_cursor_execute", self.after_cursor_execute),
@@ -244,11 +261,24 @@ class _Instrumentation:
 
     # -- parameters ------------------------------------------------------------------------------
     def _is_secret(self, name: str) -> bool:
-        column = _BIND_SUFFIX.sub("", name)
-        if name.lower() in self.redact_names or column.lower() in self.redact_names:
-            return True
         redactor = get_sanitizer().redactor
-        return redactor.is_secret_key(name) or redactor.is_secret_key(column)
+        if redactor is not self._secret_names_of:  # configure_logging(redact_keys=...) since
+            self._secret_names = {}
+            self._secret_names_of = redactor
+        known = self._secret_names.get(name)
+        if known is not None:
+            return known
+        column = _BIND_SUFFIX.sub("", name)
+        secret = (
+            name.lower() in self.redact_names
+            or column.lower() in self.redact_names
+            or redactor.is_secret_key(name)
+            or redactor.is_secret_key(column)
+        )
+        if len(self._secret_names) >= _CACHE_SIZE:
+            self._secret_names.clear()
+        self._secret_names[name] = secret
+        return secret
 
     def _named(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return {
@@ -341,7 +371,7 @@ class _Instrumentation:
             rowcount = getattr(cursor, "rowcount", -1)
             if isinstance(rowcount, int) and rowcount >= 0:
                 data["rowcount"] = rowcount
-            message = _short(statement, _MESSAGE_CHARS)
+            message = _message(statement)
             self.log.debug("%s", message, event=EVENT_QUERY, data=data)
             if slow:
                 self.log.warning(

@@ -68,7 +68,7 @@ def _app(keys: dict[str, bytes]) -> tuple[TestClient, _StateProbe]:
         return {"context": at.current_context().get("user_id"), "state": request.state.user_id}
 
     probe = _StateProbe(app)
-    return TestClient(probe), probe  # type: ignore[arg-type]
+    return TestClient(probe), probe
 
 
 def test_a_valid_token_binds_the_user_on_async_and_sync_routes(

@@ -454,3 +454,19 @@ def test_debug_off_skips_query_lines_but_keeps_errors(
     finally:
         logger.setLevel(logging.NOTSET)
     assert [e["event"] for e in log_events.raw] == ["db.query.error"]
+
+
+def test_redact_keys_of_configure_logging_apply_to_numbered_binds(
+    sqlite_engine: Engine, log_events: CapturedEvents, tmp_path: Path
+) -> None:
+    """A key added by configure_logging(redact_keys=...) after the engine was instrumented also
+    redacts SQLAlchemy's numbered bind of that column (``iban_1``)."""
+    with sqlite_engine.connect() as conn:
+        conn.execute(text("SELECT :iban_1"), {"iban_1": "DE00-first"})
+    at.configure_logging(
+        redact_keys=["iban"], level="DEBUG", console=False, json_output=str(tmp_path / "o.jsonl")
+    )
+    with sqlite_engine.connect() as conn:
+        conn.execute(text("SELECT :iban_1"), {"iban_1": "DE00-second"})
+    params = [q["data"]["parameters"]["iban_1"] for q in log_events.by_event("db.query")]
+    assert params == ["DE00-first", "[REDACTED]"]

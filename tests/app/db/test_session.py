@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from agent_tracing.sqlalchemy import is_instrumented
@@ -55,7 +56,7 @@ def test_the_database_password_never_reaches_a_line(
 ) -> None:
     """A DATABASE_URL with a password: the db.ready line and the settings show it hidden."""
     url = postgres_url.replace("postgres@", "postgres:hunter2@")
-    settings = Settings(data_dir=tmp_path, database_url=url)
+    settings = Settings(data_dir=tmp_path, database_url=SecretStr(url))
     database = db_session.Database(create_db_engine(settings))
     try:
         database.create_all()
