@@ -17,6 +17,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _enum(cls: type[enum.StrEnum]) -> Enum:
+    """A portable enum column storing the values (``running``), checked by a constraint."""
+    return Enum(
+        cls,
+        native_enum=False,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
 class Base(DeclarativeBase):
     """Declarative base of every GenTrade table."""
 
@@ -63,7 +74,7 @@ class Strategy(Base):
     code: Mapped[str | None] = mapped_column(Text, default=None)
     class_name: Mapped[str | None] = mapped_column(String(200), default=None)
     status: Mapped[StrategyStatus] = mapped_column(
-        Enum(StrategyStatus, native_enum=False, length=20), default=StrategyStatus.DRAFT
+        _enum(StrategyStatus), default=StrategyStatus.DRAFT
     )
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -84,7 +95,7 @@ class Backtest(Base):
     strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[BacktestStatus] = mapped_column(
-        Enum(BacktestStatus, native_enum=False, length=20), default=BacktestStatus.PENDING
+        _enum(BacktestStatus), default=BacktestStatus.PENDING
     )
     timerange: Mapped[str] = mapped_column(String(40))
     task_id: Mapped[str | None] = mapped_column(String(255), default=None)

@@ -196,3 +196,38 @@ def test_a_route_without_request_is_refused_at_decoration() -> None:
         @require_user
         async def no_request(item: int) -> None:
             return None
+
+
+def test_the_user_reaches_service_and_sql_lines(
+    keys: dict[str, bytes], tmp_path: Path, log_events: CapturedEvents
+) -> None:
+    """A sync route (run in FastAPI's thread pool) calling a service: the service, repository and
+    SQL lines all carry the token's user id, with no code at the call site."""
+    from app.db.services import StrategiesService
+    from app.db.session import Database, create_db_engine
+    from app.settings import Settings
+
+    database = Database(create_db_engine(Settings(data_dir=tmp_path)))
+    database.create_all()
+    verifier = TokenVerifier(keys["public"], issuer=ISSUER)
+    app = FastAPI()
+
+    @app.post("/strategies")
+    @require_user(verifier=verifier)
+    def create(request: Request) -> dict[str, Any]:
+        strategy = StrategiesService(database.sessions).create_strategy(
+            request.state.user_id, "Buy the dip"
+        )
+        return {"id": strategy.id}
+
+    try:
+        log_events.clear()
+        response = TestClient(app).post(
+            "/strategies", headers={"Authorization": f"Bearer {_token(keys, sub='user_77')}"}
+        )
+    finally:
+        database.dispose()
+    assert response.json() == {"id": 1}
+    lines = [e for e in log_events.raw if e["logger"].startswith(("app.", "agent_tracing."))]
+    assert {e["component"] for e in lines} >= {"Auth", "StrategiesService", "sqlalchemy"}
+    assert {e["user_id"] for e in lines} == {"user_77"}
