@@ -81,6 +81,15 @@ EVENT_CONNECTION_LOST = "db.connection.lost"
 EVENT_CONNECTION_FAILED = "db.connection.failed"
 EVENT_CONNECTION_STALE = "db.connection.stale"
 
+# SQLAlchemy's transaction events, ours, and the message of each.
+_TRANSACTION_EVENTS: tuple[tuple[str, str, str], ...] = (
+    ("begin", EVENT_TRANSACTION_BEGIN, "Transaction begin"),
+    ("commit", EVENT_TRANSACTION_COMMIT, "Transaction commit"),
+    ("rollback", EVENT_TRANSACTION_ROLLBACK, "Transaction rollback"),
+    ("savepoint", EVENT_SAVEPOINT_BEGIN, "Savepoint begin"),
+    ("release_savepoint", EVENT_SAVEPOINT_RELEASE, "Savepoint release"),
+    ("rollback_savepoint", EVENT_SAVEPOINT_ROLLBACK, "Savepoint rollback"),
+)
 # Where the start time of a cursor execution is kept: on SQLAlchemy's per-execution context, so a
 # failed statement (no ``after_cursor_execute``) leaves nothing behind anywhere else.
 _STARTED_ATTR = "_agent_tracing_started"
@@ -226,13 +235,9 @@ class _Instrumentation:
             ("before_cursor_execute", self.before_cursor_execute),
             ("after_cursor_execute", self.after_cursor_execute),
             ("handle_error", self.handle_error),
-            ("begin", self.begin),
-            ("commit", self.commit),
-            ("rollback", self.rollback),
-            ("savepoint", self.savepoint),
-            ("release_savepoint", self.release_savepoint),
-            ("rollback_savepoint", self.rollback_savepoint),
         ]
+        for name, event_name, message in _TRANSACTION_EVENTS:
+            self._listeners.append((name, self._transaction_listener(name, event_name, message)))
 
     def attach(self) -> None:
         for name, listener in self._listeners:
@@ -437,55 +442,26 @@ class _Instrumentation:
             )
 
     # -- transactions ----------------------------------------------------------------------------
-    def _tx_duration(self, conn: Connection) -> dict[str, Any]:
-        started = conn.info.pop(_TX_STARTED_KEY, None)
-        if started is None:
-            return {}
-        return {"duration_ms": round((time.perf_counter() - started) * 1000, 3)}
+    def _transaction_listener(
+        self, name: str, event_name: str, message: str
+    ) -> Callable[..., None]:
+        """A listener for SQLAlchemy's ``name`` event (begin/commit/rollback and savepoints)."""
+        begins = name == "begin"
+        ends = name in ("commit", "rollback")
 
-    def begin(self, conn: Connection) -> None:
-        try:
-            conn.info[_TX_STARTED_KEY] = time.perf_counter()
-            self.log.debug("Transaction begin", event=EVENT_TRANSACTION_BEGIN)
-        except Exception:
-            self._failed("begin")
+        def listener(conn: Connection, savepoint: str | None = None, *args: Any) -> None:
+            try:
+                data: dict[str, Any] | None = None
+                if begins:
+                    conn.info[_TX_STARTED_KEY] = time.perf_counter()
+                elif ends:
+                    started = conn.info.pop(_TX_STARTED_KEY, None)
+                    if started is not None:
+                        data = {"duration_ms": round((time.perf_counter() - started) * 1000, 3)}
+                if savepoint is not None:
+                    data = {"savepoint": savepoint}
+                self.log.debug(message, event=event_name, data=data)
+            except Exception:
+                self._failed(name)
 
-    def commit(self, conn: Connection) -> None:
-        try:
-            self.log.debug(
-                "Transaction commit", event=EVENT_TRANSACTION_COMMIT, data=self._tx_duration(conn)
-            )
-        except Exception:
-            self._failed("commit")
-
-    def rollback(self, conn: Connection) -> None:
-        try:
-            self.log.debug(
-                "Transaction rollback",
-                event=EVENT_TRANSACTION_ROLLBACK,
-                data=self._tx_duration(conn),
-            )
-        except Exception:
-            self._failed("rollback")
-
-    def savepoint(self, conn: Connection, name: str) -> None:
-        try:
-            self.log.debug("Savepoint begin", event=EVENT_SAVEPOINT_BEGIN, data={"savepoint": name})
-        except Exception:
-            self._failed("savepoint")
-
-    def release_savepoint(self, conn: Connection, name: str, context: Any) -> None:
-        try:
-            self.log.debug(
-                "Savepoint release", event=EVENT_SAVEPOINT_RELEASE, data={"savepoint": name}
-            )
-        except Exception:
-            self._failed("release_savepoint")
-
-    def rollback_savepoint(self, conn: Connection, name: str, context: Any) -> None:
-        try:
-            self.log.debug(
-                "Savepoint rollback", event=EVENT_SAVEPOINT_ROLLBACK, data={"savepoint": name}
-            )
-        except Exception:
-            self._failed("rollback_savepoint")
+        return listener
