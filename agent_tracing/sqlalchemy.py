@@ -51,6 +51,7 @@ __all__ = [
     "EVENT_CONNECTION_FAILED",
     "EVENT_CONNECTION_LOST",
     "EVENT_CONNECTION_STALE",
+    "EVENT_INSTRUMENTATION_ERROR",
     "EVENT_QUERY",
     "EVENT_QUERY_ERROR",
     "EVENT_QUERY_SLOW",
@@ -80,6 +81,7 @@ EVENT_SAVEPOINT_ROLLBACK = "db.savepoint.rollback"
 EVENT_CONNECTION_LOST = "db.connection.lost"
 EVENT_CONNECTION_FAILED = "db.connection.failed"
 EVENT_CONNECTION_STALE = "db.connection.stale"
+EVENT_INSTRUMENTATION_ERROR = "db.instrumentation.error"
 
 # SQLAlchemy's transaction events, ours, and the message of each.
 _TRANSACTION_EVENTS: tuple[tuple[str, str, str], ...] = (
@@ -258,7 +260,7 @@ class _Instrumentation:
             self.log.warning(
                 "SQLAlchemy instrumentation failed in %s; the query itself is unaffected",
                 where,
-                event="db.instrumentation.error",
+                event=EVENT_INSTRUMENTATION_ERROR,
                 exc_info=True,
             )
         except Exception:  # pragma: no cover - the logging system itself is broken
