@@ -1,0 +1,1 @@
+"""GenTrade persistence: SQLAlchemy 2 models, the engine and sessions, repositories, services."""
