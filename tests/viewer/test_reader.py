@@ -75,7 +75,7 @@ def test_rotated_and_gzip_files_are_read_with_the_live_file(tmp_path: Path) -> N
         log.info("line %d", number, data={"number": number})
     at.shutdown_logging()
     assert (tmp_path / "app.jsonl.1").exists()
-    oldest = max(tmp_path.glob("app.jsonl.*"), key=lambda p: int(p.suffix[1:]))
+    oldest = max(tmp_path.glob("app.jsonl.[0-9]*"), key=lambda p: int(p.suffix[1:]))
     with oldest.open("rb") as raw, gzip.open(f"{oldest}.gz", "wb") as packed:
         shutil.copyfileobj(raw, packed)
     oldest.unlink()
