@@ -74,12 +74,11 @@ def _walk(node: Any, parent: str | None, in_ccxt: bool) -> Iterator[str]:
         for key, value in node.items():
             name = str(key)
             ccxt = in_ccxt or normalize_key(name).startswith("ccxt")
-            if isinstance(value, str) and (
-                _is_secret_key(name, parent) or (ccxt and _redactor.is_secret_key(name))
-            ):
-                yield value
-            elif isinstance(value, (str, int)) and normalize_key(name) in FREQTRADE_SECRET_KEYS:
+            secret = _is_secret_key(name, parent) or (ccxt and _redactor.is_secret_key(name))
+            if secret and isinstance(value, (str, int)) and not isinstance(value, bool):
                 yield str(value)
+            elif secret and isinstance(value, list):  # ws_token may be a list of tokens
+                yield from (str(item) for item in value if isinstance(item, (str, int)))
             else:
                 yield from _walk(value, normalize_key(name), ccxt)
     elif isinstance(node, list):

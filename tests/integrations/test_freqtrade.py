@@ -381,3 +381,27 @@ def test_a_missing_executable_is_a_failed_result(tmp_path: Path) -> None:
     assert (result.ok, result.status, result.exit_code) == (False, "error", None)
     assert result.errors[0].startswith("could not start freqtrade:")
     assert captured.by_event("freqtrade.command.end")[0]["level"] == "ERROR"
+
+
+def test_config_error_exits_0_but_fails_and_the_echoed_secret_is_scrubbed(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """Invalid config: freqtrade exits 0 quoting the bad (secret) value; a failure, value hidden."""
+    short_secret = "planted-short-jwt"  # too short for freqtrade's schema: it is quoted back
+    config = json.loads(workspace.config.read_text())
+    config["api_server"]["jwt_secret_key"] = short_secret
+    bad = tmp_path / "config.json"
+    bad.write_text(json.dumps(config))
+    args = workspace.args("SmaProbe", tmp_path)
+    args[args.index(str(workspace.config))] = str(bad)
+    with capture_events() as captured:
+        result = run_freqtrade(args, timeout=120)
+    assert (result.ok, result.status, result.exit_code) == (False, "error", 0)
+    assert [e.split("\n")[0] for e in result.errors] == [
+        "Invalid configuration. Reason: '[REDACTED]' is too short",
+        "Configuration error: '[REDACTED]' is too short",
+    ]
+    critical = [line for line in captured.raw if line["level"] == "CRITICAL"]
+    assert len(critical) == 1
+    assert "Failed validating 'minLength'" in critical[0]["message"]
+    assert short_secret not in json.dumps(captured.raw) + json.dumps(result.__dict__)
