@@ -127,7 +127,7 @@ def write_config(
             "timeframe": timeframe,
             "offline": exchange_api_url is not None,
             "exchange_api_url": exchange_api_url,
-            "credentials": secrets,
+            "credential_fields": secrets,
         },
     )
     return path
