@@ -29,6 +29,7 @@ from agent_tracing.freqtrade._output import (
 )
 from agent_tracing.freqtrade._results import find_output_files, read_summary
 from agent_tracing.freqtrade._secrets import SecretScrubber, collect_secrets
+from agent_tracing.logger import BoundLogger
 from agent_tracing.records import ATTR_CONTEXT, ATTR_DATA, ATTR_EVENT, ATTR_EXCEPTION
 from agent_tracing.spans import Span, new_span_id
 
@@ -133,7 +134,8 @@ def _emit(
     try:
         if not logger.isEnabledFor(level):
             return
-        record = logger.makeRecord(logger.name, level, "", 0, message, (), None)
+        # The core logger's record factory: the stdlib's LogRecord without its call-site lookup.
+        record = BoundLogger._make_record(logger.name, level, message, (), None)
         attrs = record.__dict__
         attrs[ATTR_CONTEXT] = _raw_context()
         attrs[ATTR_DATA] = data
