@@ -7,9 +7,11 @@ cases are separate, cheap runs.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -230,14 +232,9 @@ def test_lines_stream_while_freqtrade_runs(success: Success) -> None:
 def test_child_process_gets_the_context_in_its_environment(success: Success) -> None:
     """The strategy inside freqtrade reads our correlation id and the command span's id."""
     probe = next(line for line in _ft_lines(success.lines) if "probe context" in line["message"])
-    assert f"probe context {CORRELATION_ID} {success.result.span_id}" == probe["message"]
-    assert ENV_CORRELATION_ID in probe_env(success)
-    assert ENV_PARENT_SPAN_ID in probe_env(success)
-
-
-def probe_env(success: Success) -> list[str]:
+    assert probe["message"] == f"probe context {CORRELATION_ID} {success.result.span_id}"
     start = next(line for line in success.lines if line["event"] == "freqtrade.command.start")
-    return list(start["data"]["env"])
+    assert {ENV_CORRELATION_ID, ENV_PARENT_SPAN_ID} <= set(start["data"]["env"])
 
 
 def test_secrets_from_config_and_environment_never_reach_a_line(success: Success) -> None:
@@ -297,48 +294,117 @@ def test_event_stream_snapshot(success: Success, snapshot: Any) -> None:
     assert _normalise(success) == snapshot
 
 
-def test_missing_strategy_fails_with_exit_code_2(workspace: Workspace, tmp_path: Path) -> None:
+@dataclass
+class Failed:
+    """A failing command's result and the lines of its span."""
+
+    result: FreqtradeResult
+    lines: list[dict[str, Any]]
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines if line["level"] in ("ERROR", "CRITICAL")]
+
+
+SHORT_JWT = "planted-short-jwt"  # too short for freqtrade's schema: it is quoted back
+
+
+@pytest.fixture(scope="module")
+def failures(workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Failed]:
+    """The failing commands, run at the same time (each its own span; lines kept apart by it)."""
+    base = tmp_path_factory.mktemp("failures")
+    bad_timerange = workspace.args("SmaProbe", base / "t")
+    bad_timerange[bad_timerange.index(TIMERANGE)] = "2024-01-01..2024-01-05"
+    config = json.loads(workspace.config.read_text())
+    config["api_server"]["jwt_secret_key"] = SHORT_JWT
+    bad_config = base / "config.json"
+    bad_config.write_text(json.dumps(config))
+    config_error = workspace.args("SmaProbe", base / "c")
+    config_error[config_error.index(str(workspace.config))] = str(bad_config)
+    commands = {
+        "missing_strategy": workspace.args("NoSuchStrategy", base / "m"),
+        "bad_timerange": bad_timerange,
+        "runtime_error": workspace.args("SmaBoom", base / "r"),
+        "config_error": config_error,
+    }
+    with capture_events() as captured, ThreadPoolExecutor(len(commands)) as pool:
+        futures = {
+            name: pool.submit(contextvars.copy_context().run, run_freqtrade, args, timeout=120)
+            for name, args in commands.items()
+        }
+        results = {name: future.result() for name, future in futures.items()}
+    return {
+        name: Failed(result, [line for line in captured.raw if line["span_id"] == result.span_id])
+        for name, result in results.items()
+    }
+
+
+def test_concurrent_commands_keep_their_lines_apart(failures: dict[str, Failed]) -> None:
+    """Commands run at once are separate spans, each with one start, its lines, one end."""
+    spans = {failed.result.span_id for failed in failures.values()}
+    assert len(spans) == len(failures)
+    for failed in failures.values():
+        events = [line["event"] for line in failed.lines]
+        assert (events[0], events[-1]) == ("freqtrade.command.start", "freqtrade.command.end")
+        assert events.count("freqtrade.command.end") == 1
+        assert failed.result.lines == events.count("freqtrade.log")
+
+
+def test_missing_strategy_fails_with_exit_code_2(failures: dict[str, Failed]) -> None:
     """An unknown strategy class: exit 2, its ERROR line in the errors, end event at ERROR."""
-    with capture_events() as captured:
-        result = run_freqtrade(workspace.args("NoSuchStrategy", tmp_path), timeout=120)
+    failed = failures["missing_strategy"]
+    result = failed.result
     assert (result.status, result.exit_code) == ("error", 2)
-    assert any("Impossible to load Strategy 'NoSuchStrategy'" in e for e in result.errors)
-    end = captured.by_event("freqtrade.command.end")[0]
+    assert result.errors == [
+        "Impossible to load Strategy 'NoSuchStrategy'. "
+        "This class does not exist or contains Python code errors."
+    ]
+    end = failed.lines[-1]
     assert (end["level"], end["data"]["status"]) == ("ERROR", "error")
     assert end["message"] == "freqtrade backtesting failed (exit code 2, 1 error line)"
     with pytest.raises(FreqtradeError, match="Impossible to load Strategy"):
         result.check()
 
 
-def test_bad_timerange_exits_0_but_is_a_failure(workspace: Workspace, tmp_path: Path) -> None:
+def test_bad_timerange_exits_0_but_is_a_failure(failures: dict[str, Failed]) -> None:
     """A bad --timerange makes freqtrade exit 0 after an ERROR line: reported as a failure."""
-    args = workspace.args("SmaProbe", tmp_path)
-    args[args.index(TIMERANGE)] = "2024-01-01..2024-01-05"
-    result = run_freqtrade(args, timeout=120)
+    result = failures["bad_timerange"].result
     assert (result.ok, result.status, result.exit_code) == (False, "error", 0)
     assert len(result.errors) == 1
-    assert "Incorrect syntax for timerange" in result.errors[0]
+    assert result.errors[0].startswith('Configuration error: Incorrect syntax for timerange "2024')
     assert result.output_files == {}
 
 
 def test_strategy_raising_at_runtime_fails_with_one_traceback_record(
-    workspace: Workspace, tmp_path: Path
+    failures: dict[str, Failed],
 ) -> None:
     """A strategy raising mid-backtest: exit 1, and its multi-line traceback is one record."""
-    with capture_events() as captured:
-        result = run_freqtrade(workspace.args("SmaBoom", tmp_path), timeout=120)
-    assert (result.status, result.exit_code) == ("error", 1)
-    (fatal,) = [line for line in captured.by_event("freqtrade.log") if line["level"] == "ERROR"]
-    assert fatal["message"] == "Fatal exception!"
-    assert (
-        fatal["exception"]["type"],
-        fatal["exception"]["message"],
-    ) == ("ValueError", "indicator exploded")
-    assert fatal["exception"]["traceback"].startswith("Traceback (most recent call last):")
-    assert 'raise ValueError("indicator exploded")' in fatal["exception"]["traceback"]
-    assert result.errors == ["Fatal exception! (ValueError: indicator exploded)"]
-    tb_lines = [line for line in captured.raw if line["message"].lstrip().startswith("File ")]
-    assert tb_lines == []
+    failed = failures["runtime_error"]
+    assert (failed.result.status, failed.result.exit_code) == ("error", 1)
+    (fatal, end) = failed.errors()
+    assert (fatal["message"], fatal["data"]["logger"]) == ("Fatal exception!", "freqtrade")
+    exception = fatal["exception"]
+    assert (exception["type"], exception["message"]) == ("ValueError", "indicator exploded")
+    assert exception["traceback"].startswith("Traceback (most recent call last):")
+    assert 'raise ValueError("indicator exploded")' in exception["traceback"]
+    assert failed.result.errors == ["Fatal exception! (ValueError: indicator exploded)"]
+    assert [line for line in failed.lines if line["message"].lstrip().startswith("File ")] == []
+    assert end["event"] == "freqtrade.command.end"
+
+
+def test_config_error_exits_0_but_fails_and_the_echoed_secret_is_scrubbed(
+    failures: dict[str, Failed],
+) -> None:
+    """Invalid config: freqtrade exits 0 quoting the bad (secret) value; a failure, value hidden."""
+    failed = failures["config_error"]
+    result = failed.result
+    assert (result.ok, result.status, result.exit_code) == (False, "error", 0)
+    assert [e.split("\n")[0] for e in result.errors] == [
+        "Invalid configuration. Reason: '[REDACTED]' is too short",
+        "Configuration error: '[REDACTED]' is too short",
+    ]
+    (critical,) = [line for line in failed.lines if line["level"] == "CRITICAL"]
+    assert "Failed validating 'minLength'" in critical["message"]
+    assert SHORT_JWT not in json.dumps(failed.lines) + json.dumps(result.__dict__)
 
 
 def test_timeout_kills_the_command_and_says_so(workspace: Workspace, tmp_path: Path) -> None:
@@ -381,27 +447,3 @@ def test_a_missing_executable_is_a_failed_result(tmp_path: Path) -> None:
     assert (result.ok, result.status, result.exit_code) == (False, "error", None)
     assert result.errors[0].startswith("could not start freqtrade:")
     assert captured.by_event("freqtrade.command.end")[0]["level"] == "ERROR"
-
-
-def test_config_error_exits_0_but_fails_and_the_echoed_secret_is_scrubbed(
-    workspace: Workspace, tmp_path: Path
-) -> None:
-    """Invalid config: freqtrade exits 0 quoting the bad (secret) value; a failure, value hidden."""
-    short_secret = "planted-short-jwt"  # too short for freqtrade's schema: it is quoted back
-    config = json.loads(workspace.config.read_text())
-    config["api_server"]["jwt_secret_key"] = short_secret
-    bad = tmp_path / "config.json"
-    bad.write_text(json.dumps(config))
-    args = workspace.args("SmaProbe", tmp_path)
-    args[args.index(str(workspace.config))] = str(bad)
-    with capture_events() as captured:
-        result = run_freqtrade(args, timeout=120)
-    assert (result.ok, result.status, result.exit_code) == (False, "error", 0)
-    assert [e.split("\n")[0] for e in result.errors] == [
-        "Invalid configuration. Reason: '[REDACTED]' is too short",
-        "Configuration error: '[REDACTED]' is too short",
-    ]
-    critical = [line for line in captured.raw if line["level"] == "CRITICAL"]
-    assert len(critical) == 1
-    assert "Failed validating 'minLength'" in critical[0]["message"]
-    assert short_secret not in json.dumps(captured.raw) + json.dumps(result.__dict__)
