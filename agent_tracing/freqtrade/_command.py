@@ -98,6 +98,24 @@ def command_parameters(args: Sequence[str]) -> dict[str, Any]:
     return params
 
 
+def config_parameters(config: Any) -> dict[str, Any]:
+    """Return ``exchange``, ``pairs``, ``timeframe`` and ``stake_currency`` from a parsed config
+    (those present), for the parameters the command line does not give."""
+    if not isinstance(config, Mapping):
+        return {}
+    exchange = config.get("exchange")
+    found: dict[str, Any] = {}
+    if isinstance(exchange, Mapping):
+        if isinstance(exchange.get("name"), str):
+            found["exchange"] = exchange["name"]
+        if isinstance(exchange.get("pair_whitelist"), list):
+            found["pairs"] = [str(p) for p in exchange["pair_whitelist"]]
+    for key in ("timeframe", "stake_currency"):
+        if isinstance(config.get(key), str):
+            found[key] = config[key]
+    return found
+
+
 @dataclass(frozen=True)
 class DockerOptions:
     """Run freqtrade with ``docker run`` (the production form) instead of the local executable.

@@ -19,7 +19,12 @@ from typing import IO, Any
 import freqtrade
 
 from agent_tracing.context import _raw_context
-from agent_tracing.freqtrade._command import DockerOptions, child_environment, command_parameters
+from agent_tracing.freqtrade._command import (
+    DockerOptions,
+    child_environment,
+    command_parameters,
+    config_parameters,
+)
 from agent_tracing.freqtrade._output import (
     FtRecord,
     StderrAssembler,
@@ -28,7 +33,7 @@ from agent_tracing.freqtrade._output import (
     parse_tables,
 )
 from agent_tracing.freqtrade._results import find_output_files, read_summary
-from agent_tracing.freqtrade._secrets import SecretScrubber, collect_secrets
+from agent_tracing.freqtrade._secrets import SecretScrubber, collect_secrets, load_config
 from agent_tracing.logger import BoundLogger
 from agent_tracing.records import ATTR_CONTEXT, ATTR_DATA, ATTR_EVENT, ATTR_EXCEPTION
 from agent_tracing.spans import Span, new_span_id
@@ -277,6 +282,11 @@ class FreqtradeRunner:
             {**self.env, **(env or {})}, span_id, inherit=self.inherit_env
         )
         config_paths = [self._host_path(c, workdir) for c in params.get("config", []) if c]
+        from_config: dict[str, Any] = {}
+        for path in config_paths:  # freqtrade merges its config files, the later ones winning
+            from_config.update(config_parameters(load_config(path)[1]))
+        for key, value in from_config.items():  # the command line wins over the config
+            params.setdefault(key, value)
         scrub = SecretScrubber(
             collect_secrets(
                 args=args,

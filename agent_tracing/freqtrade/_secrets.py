@@ -88,24 +88,35 @@ def _walk(node: Any, parent: str | None, in_ccxt: bool) -> Iterator[str]:
         yield from _url_secrets(node)
 
 
+def load_config(path: Path) -> tuple[str | None, Any]:
+    """Return a config file's text and its parsed JSON (comments and trailing commas allowed);
+    ``(None, None)`` when unreadable, ``(text, None)`` when not JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None, None
+    cleaned = _TRAILING_COMMA.sub(r"\1", _JSON_COMMENT.sub(lambda m: m.group(1) or "", text))
+    try:
+        return text, json.loads(cleaned)
+    except ValueError:
+        return text, None
+
+
 def config_secrets(path: Path) -> list[str]:
     """Return the secret values of one freqtrade config file (JSON with comments allowed).
 
     A file that cannot be parsed as JSON is still scanned for ``"key": "value"`` pairs of secret
     keys, so a broken config never leaks what it holds; an unreadable file gives nothing.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    text, config = load_config(path)
+    if text is None:
         return []
-    cleaned = _TRAILING_COMMA.sub(r"\1", _JSON_COMMENT.sub(lambda m: m.group(1) or "", text))
-    try:
-        return list(_walk(json.loads(cleaned), None, False))
-    except ValueError:
-        found = [v for k, v in _STRING_FIELD.findall(text) if _is_secret_key(k, None)]
-        for _, value in _STRING_FIELD.findall(text):
-            found.extend(_url_secrets(value))
-        return found
+    if config is not None:
+        return list(_walk(config, None, False))
+    found = [v for k, v in _STRING_FIELD.findall(text) if _is_secret_key(k, None)]
+    for _, value in _STRING_FIELD.findall(text):
+        found.extend(_url_secrets(value))
+    return found
 
 
 def env_secrets(env: Mapping[str, str]) -> list[str]:

@@ -294,3 +294,38 @@ def test_a_record_is_relayed_while_the_process_is_quiet() -> None:
 
     assert line["message"] == "working"
     assert (at_time(end) - at_time(line)).total_seconds() > 1.0
+
+
+def test_parameters_missing_from_the_command_line_come_from_the_config(tmp_path: Path) -> None:
+    """Pairs, timeframe, exchange and stake currency are read from the config files."""
+    first = tmp_path / "a.json"
+    first.write_text(
+        '{"timeframe": "1h", "exchange": {"name": "binance", "pair_whitelist": ["A/B"]}}'
+    )
+    second = tmp_path / "b.json"
+    second.write_text('{"stake_currency": "USDT", "exchange": {"pair_whitelist": ["C/D"]}}')
+    script = "pass"
+    runner = FreqtradeRunner(executable=[sys.executable, "-c", script])
+    with capture_events() as captured:
+        runner.run(["backtesting", "-c", str(first), "-c", str(second), "--timeframe", "5m"])
+    params = captured.by_event("freqtrade.command.start")[0]["data"]["parameters"]
+    assert (params["timeframe"], params["pairs"], params["exchange"], params["stake_currency"]) == (
+        "5m", ["C/D"], "binance", "USDT",
+    )  # fmt: skip
+
+
+def test_the_integration_imports_no_other_integration() -> None:
+    """``agent_tracing.freqtrade`` depends on the core and freqtrade only."""
+    import ast
+
+    package = Path(__file__).resolve().parents[2] / "agent_tracing" / "freqtrade"
+    others = ("fastapi", "celery", "langchain", "sqlalchemy")
+    imported: set[str] = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+    assert [m for m in imported if m.split(".")[-1] in others or m.split(".")[0] in others] == []
+    assert "freqtrade" in imported

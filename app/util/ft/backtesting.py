@@ -23,7 +23,14 @@ from app.util.ft.strategy import write_strategy
 from app.util.ft.userdir import prepare_user_data, write_config
 from app.util.logger import setup_logger
 
-__all__ = ["BacktestRun", "backtest_args", "read_backtest_results", "run_backtest"]
+__all__ = [
+    "BacktestRun",
+    "backtest_args",
+    "container_path",
+    "freqtrade_runner",
+    "read_backtest_results",
+    "run_backtest",
+]
 
 log = setup_logger("util.ft.backtesting", component="FTBacktesting")
 CONTAINER_USER_DATA = "/freqtrade/user_data"
@@ -134,16 +141,22 @@ def _exchange_url(settings: FtSettings, pairs: Sequence[str]) -> Iterator[str | 
         yield exchange.api_url
 
 
-def _runner(settings: FtSettings) -> tuple[FreqtradeRunner, DockerOptions | None]:
+def container_path(path: Path, user_data_dir: Path) -> str:
+    """Return where ``path`` (inside the user_data directory) is seen in the freqtrade container."""
+    relative = path.resolve().relative_to(user_data_dir.resolve())
+    return f"{CONTAINER_USER_DATA}/{relative.as_posix()}"
+
+
+def freqtrade_runner(settings: FtSettings) -> FreqtradeRunner:
+    """Return the runner the settings ask for: the local executable, or Docker with user_data
+    mounted at ``/freqtrade/user_data``."""
     docker = None
     if settings.docker_image:
-        docker = DockerOptions(
-            image=settings.docker_image,
-            volumes={str(settings.user_data_dir.resolve()): CONTAINER_USER_DATA},
-        )
+        volumes = {str(settings.user_data_dir.resolve()): CONTAINER_USER_DATA}
+        docker = DockerOptions(image=settings.docker_image, volumes=volumes)
     return FreqtradeRunner(
         executable=settings.executable, docker=docker, timeout=settings.timeout_s
-    ), docker
+    )
 
 
 def run_backtest(
@@ -198,13 +211,10 @@ def run_backtest(
             data={"path": str(directory)},
         )
         strategy_file = write_strategy(directory / "strategies", code, class_name)
-        runner, docker = _runner(settings)
+        runner = freqtrade_runner(settings)
 
         def arg(path: Path) -> str:
-            if docker is None:
-                return str(path)
-            relative = path.resolve().relative_to(settings.user_data_dir.resolve())
-            return f"{CONTAINER_USER_DATA}/{relative.as_posix()}"
+            return str(path) if runner.docker is None else container_path(path, user_data.root)
 
         with _exchange_url(settings, pairs) as api_url:
             config = write_config(

@@ -11,6 +11,8 @@ from agent_tracing.testing import CapturedEvents
 from app.util.ft import (
     FtSettings,
     build_config,
+    container_path,
+    freqtrade_runner,
     ft_settings_from_env,
     prepare_user_data,
     sma_cross_strategy,
@@ -103,3 +105,16 @@ def test_bad_strategy_code_is_refused(
     with pytest.raises(ValueError, match=error):
         write_strategy(tmp_path, code, class_name)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_docker_runner_mounts_user_data_and_maps_paths(tmp_path: Path) -> None:
+    """With a Docker image, user_data is mounted and paths translate both ways."""
+    settings = FtSettings(user_data_dir=tmp_path, docker_image="freqtradeorg/freqtrade:stable")
+    runner = freqtrade_runner(settings)
+    assert runner.docker is not None
+    assert dict(runner.docker.volumes) == {str(tmp_path.resolve()): "/freqtrade/user_data"}
+    config = tmp_path / "backtests" / "7" / "config.json"
+    inside = container_path(config, tmp_path)
+    assert inside == "/freqtrade/user_data/backtests/7/config.json"
+    assert runner.docker.to_host(inside) == config.resolve()
+    assert freqtrade_runner(FtSettings(user_data_dir=tmp_path)).docker is None
