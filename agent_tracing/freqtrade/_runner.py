@@ -3,47 +3,33 @@
 from __future__ import annotations
 
 import logging
-import os
-import selectors
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import freqtrade
 
-from agent_tracing.context import _raw_context
 from agent_tracing.freqtrade._command import (
     DockerOptions,
     child_environment,
     command_parameters,
     config_parameters,
 )
-from agent_tracing.freqtrade._output import (
-    FtRecord,
-    StderrAssembler,
-    StdoutReader,
-    clean_line,
-    parse_tables,
-)
+from agent_tracing.freqtrade._output import parse_tables
+from agent_tracing.freqtrade._process import Output, emit, run_process
 from agent_tracing.freqtrade._results import find_output_files, read_summary
 from agent_tracing.freqtrade._secrets import SecretScrubber, collect_secrets, load_config
-from agent_tracing.logger import BoundLogger
-from agent_tracing.records import ATTR_CONTEXT, ATTR_DATA, ATTR_EVENT, ATTR_EXCEPTION
 from agent_tracing.spans import Span, new_span_id
 
 __all__ = ["FreqtradeError", "FreqtradeResult", "FreqtradeRunner", "run_freqtrade"]
 
 LOGGER = "agent_tracing.freqtrade"
 OUTPUT_LOGGER = "agent_tracing.freqtrade.output"
-#: A record waits this long for continuation lines (a traceback) before it is relayed.
-IDLE_FLUSH_S = 0.2
 _RESULT_SUBCOMMANDS = frozenset({"backtesting"})
 
 
@@ -123,77 +109,6 @@ def default_executable() -> list[str]:
         return [str(beside)]
     found = shutil.which("freqtrade")
     return [found] if found else [sys.executable, "-m", "freqtrade"]
-
-
-def _emit(
-    logger: logging.Logger,
-    level: int,
-    message: str,
-    *,
-    event: str,
-    data: Mapping[str, Any],
-    exception: Mapping[str, Any] | None = None,
-) -> None:
-    # A record built here rather than through BoundLogger: it carries a traceback parsed from
-    # text (no exception object exists in this process).
-    try:
-        if not logger.isEnabledFor(level):
-            return
-        # The core logger's record factory: the stdlib's LogRecord without its call-site lookup.
-        record = BoundLogger._make_record(logger.name, level, message, (), None)
-        attrs = record.__dict__
-        attrs[ATTR_CONTEXT] = _raw_context()
-        attrs[ATTR_DATA] = data
-        attrs[ATTR_EVENT] = event
-        if exception is not None:
-            attrs[ATTR_EXCEPTION] = exception
-        logger.handle(record)
-    except Exception:  # pragma: no cover - relaying a line never breaks the command
-        pass
-
-
-class _Run:
-    """The state of one command while it runs: collected lines, errors, warnings."""
-
-    def __init__(self, output_logger: logging.Logger, scrub: SecretScrubber) -> None:
-        self.logger = output_logger
-        self.scrub = scrub
-        self.errors: list[str] = []
-        self.warnings: list[str] = []
-        self.lines = 0
-        self.stderr = StderrAssembler(self.record)
-        self.stdout = StdoutReader(self.text)
-
-    def record(self, rec: FtRecord) -> None:
-        exception = rec.exception()
-        message = rec.text()
-        if rec.level >= logging.ERROR:
-            detail = f" ({exception['type']}: {exception['message']})" if exception else ""
-            self.errors.append(message + detail)
-        elif rec.level >= logging.WARNING:
-            self.warnings.append(message)
-        self.lines += 1
-        data = {"logger": rec.logger, "stream": "stderr"}
-        _emit(
-            self.logger, rec.level, message, event="freqtrade.log", data=data, exception=exception
-        )
-
-    def text(self, line: str) -> None:
-        self.lines += 1
-        _emit(
-            self.logger,
-            logging.INFO,
-            line.strip(),
-            event="freqtrade.output",
-            data={"logger": None, "stream": "stdout"},
-        )
-
-    def feed(self, stream: str, raw: bytes) -> None:
-        line = self.scrub(clean_line(raw.decode("utf-8", "replace")))
-        if stream == "stderr":
-            self.stderr.feed(line)
-        else:
-            self.stdout.feed(line)
 
 
 class FreqtradeRunner:
@@ -315,13 +230,18 @@ class FreqtradeRunner:
         )
         span.start()
         started_wall = time.time()
-        state = _Run(self.output_logger, scrub)
+        state = Output(self.output_logger, scrub)
         exit_code: int | None = None
         timed_out = False
         try:
-            exit_code, timed_out = self._execute(argv, child_env, workdir, limit, state)
+            exit_code, timed_out = run_process(
+                argv, env=child_env, cwd=workdir, timeout=limit, grace=self.kill_grace, out=state
+            )
         except OSError as exc:
             state.errors.append(scrub(f"could not start freqtrade: {exc}"))
+        except BaseException as exc:  # interrupted: the span still ends, and unbinds
+            span.finish(exc)
+            raise
         output_files: dict[str, str] = {}
         summary: dict[str, dict[str, Any]] = {}
         if subcommand in _RESULT_SUBCOMMANDS and exit_code == 0:
@@ -353,97 +273,8 @@ class FreqtradeRunner:
         )
         return result
 
-    def _execute(
-        self,
-        argv: list[str],
-        env: dict[str, str],
-        cwd: Path | None,
-        timeout: float | None,
-        state: _Run,
-    ) -> tuple[int | None, bool]:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-        )
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        deadline = time.monotonic() + timeout if timeout is not None else None
-        timed_out = False
-        try:
-            timed_out = self._pump(
-                proc, {proc.stdout: "stdout", proc.stderr: "stderr"}, deadline, state
-            )
-        finally:
-            if proc.poll() is None:
-                self._kill(proc)
-            for stream in (proc.stdout, proc.stderr):
-                stream.close()
-        state.stderr.flush()
-        state.stdout.flush()
-        return proc.wait(), timed_out
-
-    def _pump(
-        self,
-        proc: subprocess.Popen[bytes],
-        streams: dict[IO[bytes], str],
-        deadline: float | None,
-        state: _Run,
-    ) -> bool:
-        timed_out = False
-        buffers = dict.fromkeys(streams.values(), b"")
-        with selectors.DefaultSelector() as selector:
-            for stream, name in streams.items():
-                os.set_blocking(stream.fileno(), False)
-                selector.register(stream, selectors.EVENT_READ, name)
-            while selector.get_map():
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    if timed_out:
-                        break  # killed, and the pipes still did not close
-                    timed_out = True
-                    self._kill(proc)
-                    deadline = now + self.kill_grace + 1.0
-                    continue
-                wait = IDLE_FLUSH_S if state.stderr.pending else None
-                if deadline is not None:
-                    wait = min(wait if wait is not None else deadline - now, deadline - now)
-                events = selector.select(wait)
-                if not events:
-                    state.stderr.flush()
-                    continue
-                for key, _ in events:
-                    name = key.data
-                    chunk = os.read(key.fd, 65536)
-                    if not chunk:
-                        selector.unregister(key.fileobj)
-                        if buffers[name]:
-                            state.feed(name, buffers[name])
-                            buffers[name] = b""
-                        continue
-                    *complete, buffers[name] = (buffers[name] + chunk).split(b"\n")
-                    for raw in complete:
-                        state.feed(name, raw)
-        return timed_out
-
-    def _kill(self, proc: subprocess.Popen[bytes]) -> None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                return
-            try:
-                proc.wait(self.kill_grace)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-
     def _results(
-        self, params: Mapping[str, Any], cwd: Path | None, since: float, state: _Run
+        self, params: Mapping[str, Any], cwd: Path | None, since: float, state: Output
     ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
         directory = params.get("export_directory")
         if not directory:
@@ -456,7 +287,7 @@ class FreqtradeRunner:
         except Exception as exc:  # a result we cannot read is a warning, not a failed command
             message = state.scrub(f"could not read the backtest result: {exc!r}")
             state.warnings.append(message)
-            _emit(
+            emit(
                 self.logger,
                 logging.WARNING,
                 message,

@@ -329,3 +329,24 @@ def test_the_integration_imports_no_other_integration() -> None:
                 imported.add(node.module)
     assert [m for m in imported if m.split(".")[-1] in others or m.split(".")[0] in others] == []
     assert "freqtrade" in imported
+
+
+def _closing_child(sleep: float) -> list[str]:
+    # Closes both pipes first, then lives on: the end of output is not the end of the process.
+    return [sys.executable, "-c", f"import os, time; os.close(1); os.close(2); time.sleep({sleep})"]
+
+
+def test_a_process_that_closed_its_pipes_is_waited_for_not_killed() -> None:
+    """Closed pipes do not end the command: its real exit code is kept."""
+    result = FreqtradeRunner(executable=_closing_child(0.5), timeout=30).run(["backtesting"])
+    assert (result.ok, result.exit_code, result.timed_out) == (True, 0, False)
+
+
+def test_a_silent_process_past_its_deadline_is_killed() -> None:
+    """A command that closed its pipes but outlives its timeout is killed and reported so."""
+    start = time.monotonic()
+    result = FreqtradeRunner(executable=_closing_child(60), timeout=1.0).run(["backtesting"])
+    assert (result.status, result.timed_out) == ("timeout", True)
+    assert result.exit_code is not None
+    assert result.exit_code < 0
+    assert time.monotonic() - start < 10
