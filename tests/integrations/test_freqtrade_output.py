@@ -350,3 +350,39 @@ def test_a_silent_process_past_its_deadline_is_killed() -> None:
     assert result.exit_code is not None
     assert result.exit_code < 0
     assert time.monotonic() - start < 10
+
+
+def test_an_interrupted_command_is_killed_and_its_span_ended() -> None:
+    """Ctrl-C while freqtrade runs: the process is killed, the span ends, the context is clean."""
+
+    class Interrupt(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "working":
+                raise KeyboardInterrupt
+
+    script = (
+        "import sys, time\n"
+        "sys.stderr.write('2026-11-27 12:00:00,000 - freqtrade - INFO - working\\n')\n"
+        "sys.stderr.flush()\n"
+        "time.sleep(60)\n"
+    )
+    handler = Interrupt()
+    output = logging.getLogger("agent_tracing.freqtrade.output")
+    output.addHandler(handler)
+    start = time.monotonic()
+    interrupted = False
+    try:
+        with capture_events() as captured:
+            runner = FreqtradeRunner(executable=[sys.executable, "-c", script], kill_grace=1.0)
+            try:
+                runner.run(["backtesting"])
+            except KeyboardInterrupt:
+                interrupted = True
+    finally:
+        output.removeHandler(handler)
+    assert interrupted
+    assert time.monotonic() - start < 10
+    (end,) = captured.by_event("freqtrade.command.end")
+    assert (end["level"], end["data"]["status"]) == ("ERROR", "error")
+    assert end["exception"]["type"] == "KeyboardInterrupt"
+    assert at.current_context() == {}
