@@ -21,7 +21,8 @@ __all__ = [
 REDACTED = "[REDACTED]"
 
 #: Keys whose values never reach a log line. Extend through :class:`Redactor` or
-#: ``configure_logging(redact_keys=...)``.
+#: ``configure_logging(redact_keys=...)``. ``pwd`` is not one: as a key it is mostly the working
+#: directory (the ``PWD`` environment variable); ``PWD=...`` in text (ODBC strings) still is.
 DEFAULT_SECRET_KEYS: frozenset[str] = frozenset(
     {
         "authorization",
@@ -30,7 +31,6 @@ DEFAULT_SECRET_KEYS: frozenset[str] = frozenset(
         "set_cookie",
         "password",
         "passwd",
-        "pwd",
         "secret",
         "token",
         "api_key",
