@@ -181,6 +181,8 @@ class RequestLoggingMiddleware:
         self.redact_query = frozenset(q.lower() for q in redact_query)
         self.log_headers = log_headers
         self.error_response = error_response
+        self._names_for: object = None
+        self._names_cache: dict[bytes, tuple[str, bool]] = {}
 
     # -- the request ---------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -294,14 +296,16 @@ class RequestLoggingMiddleware:
         data["client"] = f"{client[0]}:{client[1]}" if client else None
         user_agent = None
         headers: dict[str, str] | None = {} if self.log_headers else None
-        redact = self.redact_headers
-        is_secret = get_sanitizer().redactor.is_secret_key
+        names = self._names()
         for raw_key, raw_value in scope["headers"]:
             if raw_key == b"user-agent":
                 user_agent = raw_value.decode("latin-1")
             if headers is not None:
-                key = raw_key.decode("latin-1").lower()
-                value = REDACTED if key in redact or is_secret(key) else raw_value.decode("latin-1")
+                known = names.get(raw_key)
+                if known is None:
+                    known = self._name(raw_key, names)
+                key, secret = known
+                value = REDACTED if secret else raw_value.decode("latin-1")
                 # A repeated header keeps every value, comma-joined as HTTP allows.
                 headers[key] = f"{headers[key]}, {value}" if key in headers else value
         data["user_agent"] = user_agent
@@ -312,6 +316,22 @@ class RequestLoggingMiddleware:
         if scope["type"] == "websocket":
             data["websocket"] = True
         return data
+
+    def _names(self) -> dict[bytes, tuple[str, bool]]:
+        """Header names seen so far: raw name -> (logged name, redacted?), for the redactor now
+        configured (``configure_logging`` may install another)."""
+        redactor = get_sanitizer().redactor
+        if redactor is not self._names_for:
+            self._names_for = redactor
+            self._names_cache = {}
+        return self._names_cache
+
+    def _name(self, raw_key: bytes, names: dict[bytes, tuple[str, bool]]) -> tuple[str, bool]:
+        key = raw_key.decode("latin-1").lower()
+        known = (key, key in self.redact_headers or get_sanitizer().redactor.is_secret_key(key))
+        if len(names) < 1024:  # a client inventing header names cannot grow it without bound
+            names[raw_key] = known
+        return known
 
     def _redact_query(self, query: str) -> str:
         is_secret = get_sanitizer().redactor.is_secret_key
