@@ -429,6 +429,9 @@ class RequestLoggingMiddleware:
                     "headers": [
                         (b"content-type", b"application/json"),
                         (b"content-length", str(len(_SERVER_ERROR_BODY)).encode()),
+                        # The exception is re-raised, so the server drops the connection after
+                        # this response: tell the client not to reuse it.
+                        (b"connection", b"close"),
                     ],
                 }
             )
