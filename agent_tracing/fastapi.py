@@ -69,6 +69,7 @@ _TOKEN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_CORRELATION_ID_LENGTH 
 _REJECTED_CHARS = 64  # characters of a rejected id shown in the warning
 _LOGGED = "_agent_tracing_logged"  # set on an exception the middleware has logged
 _SERVER_ERROR_BODY = b'{"detail":"Internal Server Error"}'
+_TRACED = frozenset({"http", "websocket"})
 
 
 def is_valid_correlation_id(value: str) -> bool:
@@ -187,7 +188,7 @@ class RequestLoggingMiddleware:
     # -- the request ---------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
-        if scope_type not in {"http", "websocket"}:
+        if scope_type not in _TRACED:
             await self.app(scope, receive, send)
             return
         correlation_id, rejected = self._correlation_id(scope)
@@ -248,13 +249,18 @@ class RequestLoggingMiddleware:
                 status = 500
                 if self.error_response and scope_type == "http":
                     await self._send_error(send_wrapper)
-            self._finish(span, scope, state, status, size, exc)
+            self._finish(span, state, status, size, exc)
             raise
         except BaseException as exc:  # cancelled (a client gone, a server stopping) or exiting
-            self._finish(span, scope, state, status, size, exc)
+            self._finish(span, state, status, size, exc)
             raise
         else:
-            self._finish(span, scope, state, status, size, None)
+            if not started and scope_type == "http":
+                # The app returned without answering: the server would send a bare 500.
+                status = 500
+                if self.error_response:
+                    await self._send_error(send_wrapper)
+            self._finish(span, state, status, size, None)
 
     def _correlation_id(self, scope: Scope) -> tuple[str, tuple[str, str] | None]:
         """The request's id, and (header, value) of a rejected client value."""
@@ -349,7 +355,6 @@ class RequestLoggingMiddleware:
     def _finish(
         self,
         span: Span,
-        scope: Scope,
         state: MutableMapping[str, Any],
         status: int,
         size: int,

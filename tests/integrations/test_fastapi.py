@@ -576,3 +576,16 @@ def test_an_http_exception_in_a_dependency_is_a_warning(log_events: CapturedEven
     assert (response.status_code, response.headers["X-Correlation-ID"]) == (401, CID)
     (end,) = log_events.by_event("http.request.end")
     assert (end["level"], end["data"]["status_code"], end["user_id"]) == ("WARNING", 401, None)
+
+
+def test_an_app_that_never_answers_gets_a_500_with_the_id(log_events: CapturedEvents) -> None:
+    """An ASGI app returning without a response: the client gets the 500 with the id header,
+    the end line is at ERROR."""
+
+    async def silent(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    response = get(RequestLoggingMiddleware(silent), "/x", headers={"X-Correlation-ID": CID})
+    assert (response.status_code, response.headers["X-Correlation-ID"]) == (500, CID)
+    (end,) = log_events.by_event("http.request.end")
+    assert (end["level"], end["data"]["status_code"]) == ("ERROR", 500)
