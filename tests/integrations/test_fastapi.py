@@ -589,3 +589,35 @@ def test_an_app_that_never_answers_gets_a_500_with_the_id(log_events: CapturedEv
     assert (response.status_code, response.headers["X-Correlation-ID"]) == (500, CID)
     (end,) = log_events.by_event("http.request.end")
     assert (end["level"], end["data"]["status_code"]) == ("ERROR", 500)
+
+
+def test_the_package_imports_only_the_core_and_its_framework() -> None:
+    """agent_tracing.fastapi imports no other integration and loads no other framework."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import agent_tracing.fastapi as package
+
+    others = ("celery", "langchain", "freqtrade", "sqlalchemy")
+    offenders = []
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [(path.name, n) for n in names if n.split(".")[0] in others
+                          or n in {f"agent_tracing.{o}" for o in others}]  # fmt: skip
+    assert offenders == []
+    code = (
+        "import sys, agent_tracing.fastapi;"
+        "print(','.join(m for m in ('celery','kombu','langchain_core','langgraph','sqlalchemy',"
+        "'freqtrade') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,30 +1,13 @@
-"""FastAPI / Starlette integration: request spans, correlation ids, request loggers, uvicorn logs.
-
-``app.add_middleware(RequestLoggingMiddleware)`` makes every HTTP request (and WebSocket connection)
-one :class:`~agent_tracing.Span` of kind ``http.request``: the correlation id is read from the
-request header (or made), validated, bound for the whole request (async and sync endpoints,
-dependencies, background tasks, streaming), stored in ``request.state.correlation_id`` and
-returned in the response header. The start line carries the request (method, path, redacted query
-and headers, client, user agent), the end line the outcome (status code, duration, response size,
-the authenticated user id) at a level that follows the status.
-
-:func:`configure_uvicorn_logging` / :func:`uvicorn_log_config` route uvicorn's own loggers through
-the handlers :func:`agent_tracing.configure_logging` installed, once each, in the same schema.
-
-This module is plain ASGI (no ``BaseHTTPMiddleware``): it costs one span and two lines per request.
-"""
+"""``RequestLoggingMiddleware``: one ``http.request`` span, a correlation id and two lines per
+request, in plain ASGI (no ``BaseHTTPMiddleware``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import logging.config
-import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import unquote_plus
-
-from starlette.requests import HTTPConnection
 
 from agent_tracing import (
     REDACTED,
@@ -36,18 +19,14 @@ from agent_tracing import (
     new_correlation_id,
     reset_contextvars,
 )
+from agent_tracing.fastapi.correlation import (
+    DEFAULT_CORRELATION_HEADERS,
+    escape_rejected,
+    is_valid_correlation_id,
+)
+from agent_tracing.fastapi.uvicorn import mark_logged
 
-__all__ = [
-    "DEFAULT_CORRELATION_HEADERS",
-    "DEFAULT_REDACTED_HEADERS",
-    "LoggedExceptionFilter",
-    "RequestLoggingMiddleware",
-    "configure_uvicorn_logging",
-    "get_correlation_id",
-    "is_valid_correlation_id",
-    "logger_for_request",
-    "uvicorn_log_config",
-]
+__all__ = ["DEFAULT_REDACTED_HEADERS", "RequestLoggingMiddleware"]
 
 # ASGI types, defined here so that typing the middleware needs no framework import.
 Scope = MutableMapping[str, Any]
@@ -56,52 +35,13 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Request headers read for the correlation id, in order; the first also names the response header.
-DEFAULT_CORRELATION_HEADERS: tuple[str, ...] = ("X-Correlation-ID", "X-Request-ID")
 #: Request headers whose values are never logged (``redact_headers=`` adds more).
 DEFAULT_REDACTED_HEADERS: frozenset[str] = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 )
-#: Longest correlation id accepted from a client (a UUID is 36 characters).
-MAX_CORRELATION_ID_LENGTH = 64
 
-_TOKEN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_CORRELATION_ID_LENGTH - 1}}}")
-_REJECTED_CHARS = 64  # characters of a rejected id shown in the warning
-_LOGGED = "_agent_tracing_logged"  # set on an exception the middleware has logged
 _SERVER_ERROR_BODY = b'{"detail":"Internal Server Error"}'
 _TRACED = frozenset({"http", "websocket"})
-
-
-def is_valid_correlation_id(value: str) -> bool:
-    """Return whether a client's correlation id can be trusted as-is.
-
-    Accepted: a token of 1 to 64 ASCII letters, digits, ``.``, ``_``, ``:`` and ``-`` that starts
-    with a letter or digit (every UUID form, W3C trace ids, nginx ``$request_id``). Rejected:
-    anything longer, empty, with spaces, control characters (CR/LF) or non-ASCII characters.
-    """
-    return _TOKEN.fullmatch(value) is not None
-
-
-def _escape(value: str) -> str:
-    # ascii() escapes controls and non-ASCII (\r, \x1b, \xe9) so the warning shows what was sent.
-    return ascii(value[:_REJECTED_CHARS])[1:-1]
-
-
-def _mark_logged(exc: BaseException) -> None:
-    try:
-        setattr(exc, _LOGGED, True)
-    except Exception:  # pragma: no cover - an exception type that refuses attributes
-        pass
-
-
-def _was_logged(exc: BaseException | None) -> bool:
-    if exc is None:
-        return False
-    if getattr(exc, _LOGGED, False):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_was_logged(inner) for inner in exc.exceptions)
-    return False
 
 
 class RequestLoggingMiddleware:
@@ -287,7 +227,7 @@ class RequestLoggingMiddleware:
             self.logger.warning(
                 "Rejected the client's correlation id; using a new one",
                 event="http.correlation_id.rejected",
-                data={"header": header, "value": _escape(value), "length": len(value)},
+                data={"header": header, "value": escape_rejected(value), "length": len(value)},
             )
         except Exception:  # pragma: no cover - logging never raises into the request
             pass
@@ -317,7 +257,7 @@ class RequestLoggingMiddleware:
         data["user_agent"] = user_agent
         if headers is not None:
             if rejected is not None:  # shown as in the warning: escaped and truncated
-                headers[rejected[0].lower()] = _escape(rejected[1])
+                headers[rejected[0].lower()] = escape_rejected(rejected[1])
             data["headers"] = headers
         if scope["type"] == "websocket":
             data["websocket"] = True
@@ -372,7 +312,7 @@ class RequestLoggingMiddleware:
                 level, outcome = logging.WARNING, "cancelled"
             else:
                 level, outcome = logging.ERROR, "error"
-                _mark_logged(exc)
+                mark_logged(exc)
             data: dict[str, Any] = {"status_code": status, "response_size": size}
             user_id = state.get("user_id")
             message = (
@@ -419,7 +359,7 @@ class RequestLoggingMiddleware:
                 )
             except Exception:  # pragma: no cover
                 pass
-            _mark_logged(exc)
+            mark_logged(exc)
             raise
         finally:
             reset_contextvars(token)
@@ -453,118 +393,3 @@ def _with_header(message: Message, key: bytes, header: tuple[bytes, bytes]) -> M
         if name.lower() == key:
             return message
     return {**message, "headers": [*headers, header]}
-
-
-# -- request-scoped helpers (FastAPI dependencies) ------------------------------------------------
-def get_correlation_id(request: HTTPConnection) -> str | None:
-    """Return the request's correlation id (``request.state.correlation_id``), a dependency."""
-    value = request.scope.get("state", {}).get("correlation_id")
-    return value if isinstance(value, str) else None
-
-
-def logger_for_request(
-    request: HTTPConnection, name: str = "app", component: str | None = None
-) -> BoundLogger:
-    """Return a logger bound to the request: its correlation id and, once known, its user id.
-
-    Lines from it carry the request's id even from code that runs outside the request's context
-    (a thread started without a copied context). The user id comes from
-    ``request.state.user_id`` when authentication has already run; lines logged inside the
-    handler carry the user id that authentication bound in the context anyway.
-
-    Args:
-        request: The request (or WebSocket) being served.
-        name: The logger name.
-        component: The ``component`` of its lines.
-    """
-    state = request.scope.get("state", {})
-    fields: dict[str, Any] = {}
-    correlation_id = state.get("correlation_id")
-    if correlation_id is not None:
-        fields["correlation_id"] = correlation_id
-    user_id = state.get("user_id")
-    if user_id is not None:
-        fields["user_id"] = user_id
-    if component is not None:
-        fields["component"] = component
-    logger = get_logger(name)
-    return logger.bind(**fields) if fields else logger
-
-
-# -- uvicorn --------------------------------------------------------------------------------------
-class LoggedExceptionFilter(logging.Filter):
-    """Drop a record whose exception the middleware already logged (uvicorn's
-    ``Exception in ASGI application`` for it), so each traceback is written once."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        info = record.exc_info
-        return not (info and _was_logged(info[1]))
-
-
-_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
-
-
-def uvicorn_log_config(*, access_log: bool = False, level: str = "INFO") -> dict[str, Any]:
-    """Return a ``logging.config.dictConfig`` mapping for ``uvicorn.run(log_config=...)`` or
-    ``--log-config`` (as a JSON file) that sends uvicorn's loggers to the root handlers.
-
-    uvicorn's loggers get no handlers of their own and propagate to the root, where
-    :func:`agent_tracing.configure_logging` installed ours: each line is written once, in the
-    schema, with the context of the request it belongs to. ``Exception in ASGI application`` is
-    dropped when the middleware already logged that exception.
-
-    Args:
-        access_log: Keep uvicorn's access line (one per response, logged inside the request, so it
-            carries the correlation id). Off by default: ``http.request.end`` says the same and
-            more (duration, size, user).
-        level: Level of uvicorn's loggers.
-    """
-    loggers: dict[str, Any] = {
-        "uvicorn": {"handlers": [], "level": level, "propagate": True},
-        "uvicorn.error": {
-            "handlers": [],
-            "level": level,
-            "propagate": True,
-            "filters": ["agent_tracing_logged_exception"],
-        },
-        "uvicorn.asgi": {"handlers": [], "level": level, "propagate": True},
-        "uvicorn.access": (
-            {"handlers": [], "level": level, "propagate": True}
-            if access_log
-            else {"handlers": [], "level": "WARNING", "propagate": False}
-        ),
-    }
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {
-            "agent_tracing_logged_exception": {"()": "agent_tracing.fastapi.LoggedExceptionFilter"}
-        },
-        "loggers": loggers,
-    }
-
-
-def configure_uvicorn_logging(*, access_log: bool = False, level: str | None = None) -> None:
-    """Apply :func:`uvicorn_log_config` to the running process (idempotent).
-
-    Call it after uvicorn configured its logging (at application import or start-up, as
-    ``create_app`` does), so ``uvicorn app.main:app`` needs no ``--log-config``: uvicorn's own
-    handlers are removed and its records go to the root handlers. ``level`` None keeps the levels
-    uvicorn set (``--log-level``).
-    """
-    for name in _UVICORN_LOGGERS:
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
-        if level is not None:
-            logger.setLevel(level)
-        logger.propagate = True
-        if name == "uvicorn.error" and not any(
-            isinstance(f, LoggedExceptionFilter) for f in logger.filters
-        ):
-            logger.addFilter(LoggedExceptionFilter())
-    access = logging.getLogger("uvicorn.access")
-    if not access_log:
-        access.propagate = False  # uvicorn checks hasHandlers(): no access line is even built
-    elif access.level > logging.INFO:
-        access.setLevel(logging.INFO)
