@@ -136,7 +136,7 @@ class RequestLoggingMiddleware:
         if state is None:
             state = scope["state"] = {}
         state["correlation_id"] = correlation_id
-        id_header = (self._response_header, correlation_id.encode("latin-1"))
+        id_header = (self._response_header, correlation_id.encode("latin-1", "replace"))
         header_key = self._response_header
         status = 0
         size = 0
@@ -175,7 +175,7 @@ class RequestLoggingMiddleware:
             "http.request",
             logger=logger,
             level=self.start_level,
-            data=self._request_data(scope, method, path, rejected) if log_start else None,
+            data=self._safe_request_data(scope, method, path, rejected) if log_start else None,
             log_start=log_start,
             correlation_id=correlation_id,
         )
@@ -204,6 +204,12 @@ class RequestLoggingMiddleware:
 
     def _correlation_id(self, scope: Scope) -> tuple[str, tuple[str, str] | None]:
         """The request's id, and (header, value) of a rejected client value."""
+        try:
+            return self._read_correlation_id(scope)
+        except Exception:  # a custom validator or generator failed: the request still gets an id
+            return new_correlation_id(), None
+
+    def _read_correlation_id(self, scope: Scope) -> tuple[str, tuple[str, str] | None]:
         keys = self._header_keys
         found: dict[bytes, bytes] | None = None
         for key, value in scope["headers"]:
@@ -231,6 +237,14 @@ class RequestLoggingMiddleware:
             )
         except Exception:  # pragma: no cover - logging never raises into the request
             pass
+
+    def _safe_request_data(
+        self, scope: Scope, method: str, path: str, rejected: tuple[str, str] | None
+    ) -> dict[str, Any]:
+        try:
+            return self._request_data(scope, method, path, rejected)
+        except Exception as error:  # a malformed scope must not fail the request
+            return {"method": method, "path": path, "_log_error": f"{type(error).__name__}"}
 
     def _request_data(
         self, scope: Scope, method: str, path: str, rejected: tuple[str, str] | None

@@ -621,3 +621,48 @@ def test_the_package_imports_only_the_core_and_its_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_failing_custom_validator_or_generator_never_fails_the_request(
+    log_events: CapturedEvents,
+) -> None:
+    """A validator or generator that raises: the request is served with a fresh UUID4."""
+
+    def broken(_: str) -> bool:
+        raise RuntimeError("validator bug")
+
+    def broken_generator() -> str:
+        raise RuntimeError("generator bug")
+
+    for options in ({"validator": broken}, {"generator": broken_generator}):
+        response = get(tiny_app(**options), "/x", headers={"X-Correlation-ID": "bad id"})
+        assert response.status_code == 200
+        assert uuid.UUID(response.headers["X-Correlation-ID"]).version == 4
+
+
+def test_a_malformed_scope_still_gets_its_lines(log_events: CapturedEvents) -> None:
+    """A scope the start data cannot be read from (a one-item client): served, and the start
+    line says what failed instead of raising."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    async def call() -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/x", "headers": [],
+                 "query_string": b"", "client": ("only-host",)}  # fmt: skip
+        await RequestLoggingMiddleware(app)(scope, receive, send)
+        return messages
+
+    messages = run(call())
+    assert messages[0]["status"] == 200
+    start = log_events.by_event("http.request.start")[0]
+    assert start["data"]["_log_error"] == "IndexError"
+    assert len(log_events.by_event("http.request.end")) == 1
