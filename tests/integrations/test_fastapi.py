@@ -666,3 +666,12 @@ def test_a_malformed_scope_still_gets_its_lines(log_events: CapturedEvents) -> N
     start = log_events.by_event("http.request.start")[0]
     assert start["data"]["_log_error"] == "IndexError"
     assert len(log_events.by_event("http.request.end")) == 1
+
+
+def test_rejected_id_and_client_error_snapshot(
+    log_events: CapturedEvents, snapshot: SnapshotAssertion
+) -> None:
+    """A rejected id and a 404: the warning and the WARNING end line (snapshot)."""
+    response = get(real_app(), "/_examples/status/404", headers={"X-Request-ID": "x" * 100})
+    assert response.status_code == 404
+    assert normalized(log_events) == snapshot
