@@ -68,6 +68,7 @@ def load_app() -> FastAPI:
     return app
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_concurrent_requests_keep_their_own_ids(log_events: CapturedEvents) -> None:
     """500 requests at once over async, sync, streaming and background-task endpoints: every
