@@ -153,6 +153,7 @@ class Span:
         level: int | None = None,
         message: str | None = None,
         data: Mapping[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> None:
         """Log the end event and unbind the span (exactly the token :meth:`start` set).
 
@@ -162,6 +163,9 @@ class Span:
             level: Override the end event's level.
             message: Override the end event's message.
             data: More data for the end event.
+            fields: Context fields (``user_id``, ``strategy_id``...) for the end event's top
+                level only, such as a user id learnt inside the span after its bindings were
+                undone; other keys are ignored.
         """
         try:
             self.status = status or ("error" if exc is not None else "ok")
@@ -182,8 +186,19 @@ class Span:
                     f"{self.name} failed" if self.status == "error" else f"{self.name} finished"
                 )
             exc_info: Any = exc if exc is not None else None
+            line_fields = (
+                {k: v for k, v in fields.items() if k in _CONTEXT_KEYS and v is not None}
+                if fields
+                else {}
+            )
             self.logger.log(
-                end_level, "%s", message, event=f"{self.kind}.end", data=payload, exc_info=exc_info
+                end_level,
+                "%s",
+                message,
+                event=f"{self.kind}.end",
+                data=payload,
+                exc_info=exc_info,
+                **line_fields,
             )
         except Exception:  # pragma: no cover - logging never raises into the caller
             pass

@@ -124,6 +124,8 @@ def test_new_correlation_id_is_a_uuid4() -> None:
     ids = {at.new_correlation_id() for _ in range(100)}
     assert len(ids) == 100
     assert all(uuid.UUID(i).version == 4 for i in ids)
+    assert all(str(uuid.UUID(i)) == i for i in ids)
+    assert all(uuid.UUID(i).variant == uuid.RFC_4122 for i in ids)
 
 
 def test_bind_contextvars_token_pair() -> None:

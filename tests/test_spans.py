@@ -109,3 +109,15 @@ def test_span_ids_differ_after_fork() -> None:
     os.waitpid(pid, 0)
     child = os.read(read, 64).decode()
     assert child != at.new_span_id()
+
+
+def test_finish_puts_context_fields_on_the_end_line_only(log_events: CapturedEvents) -> None:
+    """finish(fields=...) sets context fields on the end line only; other keys are ignored."""
+    s = at.Span("request", kind="http.request").start()
+    s.finish(fields={"user_id": "user_123", "strategy_id": None, "not_a_field": 1})
+    start, end = log_events.raw
+    assert start["user_id"] is None
+    assert end["user_id"] == "user_123"
+    assert end["strategy_id"] is None
+    assert "not_a_field" not in (end["data"] or {})
+    assert at.current_context() == {}

@@ -1,0 +1,36 @@
+"""Correlation ids from clients: which values are trusted as-is, and how a rejected one is shown."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "DEFAULT_CORRELATION_HEADERS",
+    "MAX_CORRELATION_ID_LENGTH",
+    "escape_rejected",
+    "is_valid_correlation_id",
+]
+
+#: Request headers read for the correlation id, in order; the first also names the response header.
+DEFAULT_CORRELATION_HEADERS: tuple[str, ...] = ("X-Correlation-ID", "X-Request-ID")
+#: Longest correlation id accepted from a client (a UUID is 36 characters).
+MAX_CORRELATION_ID_LENGTH = 64
+
+_TOKEN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_CORRELATION_ID_LENGTH - 1}}}")
+_REJECTED_CHARS = 64  # characters of a rejected id shown in the warning
+
+
+def is_valid_correlation_id(value: str) -> bool:
+    """Return whether a client's correlation id can be trusted as-is.
+
+    Accepted: a token of 1 to 64 ASCII letters, digits, ``.``, ``_``, ``:`` and ``-`` that starts
+    with a letter or digit (every UUID form, W3C trace ids, nginx ``$request_id``). Rejected:
+    anything longer, empty, with spaces, control characters (CR/LF) or non-ASCII characters.
+    """
+    return _TOKEN.fullmatch(value) is not None
+
+
+def escape_rejected(value: str) -> str:
+    """Return a rejected client value as it may be logged: cut to 64 characters, with control and
+    non-ASCII characters escaped (``\\r``, ``\\x1b``, ``\\xc3``), so it shows what was sent."""
+    return ascii(value[:_REJECTED_CHARS])[1:-1]
