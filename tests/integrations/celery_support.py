@@ -12,6 +12,7 @@ from typing import Any
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
+import app.tasks.examples  # noqa: F401  (registers the shared tasks for apps without a worker)
 from agent_tracing.celery import instrument_celery, uninstrument_celery
 from agent_tracing.testing import CapturedEvents
 from app.celery.factory import create_celery_app
