@@ -76,8 +76,7 @@ def test_eager_failure_and_retry_are_logged(app: Celery, log_events: CapturedEve
     retries = task_events(log_events, "task.retried", retried.id)
     assert [line["data"]["retries"] for line in retries] == [1]
     ends = task_events(log_events, "task.end", retried.id)
-    # The retry runs nested inside the failed attempt in eager mode: it ends first.
-    assert [line["data"]["status"] for line in ends] == ["ok", "retry"]
+    assert [line["data"]["status"] for line in ends] == ["retry", "ok"]
     assert {"cid-eager-f"} == {line["correlation_id"] for line in ends}
 
 
