@@ -64,6 +64,12 @@ def thread_worker(app: Celery) -> Iterator[Any]:
         without_heartbeat=True,
     ) as worker:
         yield worker
+    # Leave no test queue behind on a shared RabbitMQ (Redis drops an empty list by itself).
+    try:
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_delete(app.conf.task_default_queue)
+    except Exception:
+        pass
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:
