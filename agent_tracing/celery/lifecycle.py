@@ -50,6 +50,13 @@ _log = get_logger(LOGGER_NAME)
 # context, so nested eager runs (retries of an eager task) never share one.
 _RUN_ATTR = "_agent_tracing_run"
 
+_END_MESSAGES = {
+    "ok": "%s succeeded",
+    "error": "%s failed",
+    "retry": "%s will be retried",
+    "ignored": "%s ignored",
+    "rejected": "%s rejected",
+}
 _STATUS = {
     states.SUCCESS: "ok",
     states.FAILURE: "error",
@@ -66,13 +73,17 @@ class TaskLogOptions:
     Attributes:
         log_publish: Log ``task.published`` where a task is sent.
         log_args: Show the (redacted) args and kwargs on ``task.start``.
-        log_result: Show the (redacted) result on ``task.succeeded``.
+        log_result: Show the (redacted) result on the success record.
+        log_succeeded: Log a separate ``task.succeeded`` line; by default the run's ``task.end``
+            (``status`` ok, ``state`` SUCCESS, with the result) is the success record, which
+            saves one line per task.
         limits: Bounds on the args, kwargs and result shown (strings, items, depth).
     """
 
     log_publish: bool = True
     log_args: bool = True
     log_result: bool = True
+    log_succeeded: bool = False
     limits: Limits = field(
         default_factory=lambda: Limits(max_string=256, max_items=20, max_depth=4)
     )
@@ -97,15 +108,39 @@ def configure(options: TaskLogOptions) -> None:
     _State.sanitizer = None
 
 
+_SCALARS = (int, float, bool, type(None))
+
+
 def _summary(value: Any) -> Any:
-    # The active redactor (configure_logging's redact_keys) with the lifecycle lines' own, smaller
-    # bounds: a task's args can be a whole data frame.
+    """A JSON-safe, redacted copy of ``value`` within the lifecycle lines' own, smaller bounds
+    (a task's args can be a whole data frame)."""
+    limits = _State.options.limits
+    # The common case, a few ids and short strings: the formatter's sanitizer redacts them
+    # anyway, so they go as they are.
+    if value.__class__ is tuple or value.__class__ is list:
+        if len(value) <= limits.max_items and all(_plain(item, limits) for item in value):
+            return list(value)
+    elif value.__class__ is dict:
+        if len(value) <= limits.max_items and all(
+            key.__class__ is str and _plain(item, limits) for key, item in value.items()
+        ):
+            return value
+    elif _plain(value, limits):
+        return value
     san = _State.sanitizer
     active = get_sanitizer()
     if san is None or san.redactor is not active.redactor:
-        san = Sanitizer(active.redactor, _State.options.limits)
+        # The active redactor (configure_logging's redact_keys) with the smaller bounds.
+        san = Sanitizer(active.redactor, limits)
         _State.sanitizer = san
     return san.clean(value)
+
+
+def _plain(value: Any, limits: Limits) -> bool:
+    cls = value.__class__
+    if cls is str:
+        return len(value) <= limits.max_string
+    return cls in _SCALARS
 
 
 def _report(where: str, error: BaseException) -> None:
@@ -228,10 +263,15 @@ def _current_run(task: Any) -> _Run | None:
 
 
 def on_task_success(sender: Any = None, result: Any = None, **_: Any) -> None:
-    """Log ``task.succeeded`` with the run time and a short, redacted result."""
+    """Record the short, redacted result on ``task.end`` (or log ``task.succeeded``)."""
     try:
         run = _current_run(sender)
         if run is None:
+            return
+        options = _State.options
+        if not options.log_succeeded:
+            if options.log_result:
+                run.span.set(result=_summary(result))
             return
         data: dict[str, Any] = {
             "task": sender.name,
@@ -345,8 +385,12 @@ def on_task_postrun(
     try:
         status = _STATUS.get(state, "ok" if state is None else str(state).lower())
         level = logging.WARNING if status == "rejected" else None
+        name = task.name
         run.span.finish(
-            status=status, level=level, data={"task": task.name, "task_id": task_id, "state": state}
+            status=status,
+            level=level,
+            message=_END_MESSAGES.get(status, "%s ended") % name,
+            data={"task": name, "task_id": task_id, "state": state},
         )
     except Exception as error:
         _report("task_postrun", error)

@@ -9,6 +9,7 @@ import pytest
 from celery import Celery, chain
 
 import agent_tracing as at
+from agent_tracing.celery import TaskLogOptions, instrument_celery, uninstrument_celery
 from agent_tracing.testing import CapturedEvents
 from tests.integrations.celery_support import instrumented, isolated_app, task_events
 
@@ -35,7 +36,7 @@ def test_eager_task_runs_under_the_callers_context_and_span(
     assert (start["data"]["context"], start["correlation_id"]) == ("caller", "cid-eager")
     assert [
         line["event"] for line in log_events.raw if line["logger"] == "agent_tracing.celery"
-    ] == ["task.start", "task.succeeded", "task.end"]
+    ] == ["task.start", "task.end"]
 
 
 def test_caller_keeps_its_context_after_an_eager_call(app: Celery) -> None:
@@ -87,3 +88,19 @@ def test_eager_chain_keeps_the_id(app: Celery, log_events: CapturedEvents) -> No
         assert chain(add.s(1, 1), add.s(2), add.s(3)).delay().get() == 7
     starts = log_events.by_event("task.start")
     assert [line["correlation_id"] for line in starts] == ["cid-eager-chain"] * 3
+
+
+def test_a_separate_succeeded_line_on_request(tmp_path: Path, log_events: CapturedEvents) -> None:
+    """TaskLogOptions(log_succeeded=True) adds task.succeeded with the duration and result."""
+    uninstrument_celery()
+    instrument_celery(options=TaskLogOptions(log_succeeded=True), worker_logging=False)
+    try:
+        app = isolated_app(None, None, tmp_path, task_always_eager=True)
+        app.tasks["examples.add"].delay(2, 2).get()
+    finally:
+        uninstrument_celery()
+    succeeded = log_events.by_event("task.succeeded")
+    assert succeeded[0]["data"]["result"] == 4
+    assert succeeded[0]["data"]["duration_ms"] >= 0
+    ours = [line["event"] for line in log_events.raw if line["logger"] == "agent_tracing.celery"]
+    assert ours == ["task.start", "task.succeeded", "task.end"]
