@@ -74,6 +74,8 @@ class TaskLogOptions:
         log_publish: Log ``task.published`` where a task is sent.
         log_args: Show the (redacted) args and kwargs on ``task.start``.
         log_result: Show the (redacted) result on the success record.
+        log_start: Log ``task.start``; without it a run logs one line, ``task.end``, which then
+            carries what the start line would have (args, queue, hostname, retries...).
         log_succeeded: Log a separate ``task.succeeded`` line; by default the run's ``task.end``
             (``status`` ok, ``state`` SUCCESS, with the result) is the success record, which
             saves one line per task.
@@ -83,6 +85,7 @@ class TaskLogOptions:
     log_publish: bool = True
     log_args: bool = True
     log_result: bool = True
+    log_start: bool = True
     log_succeeded: bool = False
     limits: Limits = field(
         default_factory=lambda: Limits(max_string=256, max_items=20, max_depth=4)
@@ -221,7 +224,12 @@ def on_task_prerun(
                 carried["correlation_id"] = new_correlation_id()
             token = replace_contextvars(carried)
         data = _start_data(task, task_id, request, signal_args, source)
-        span = Span(task.name, "task", logger=_log, parent_span_id=parent, data=data)
+        log_start = _State.options.log_start
+        span = Span(
+            task.name, "task", logger=_log, parent_span_id=parent, data=data, log_start=log_start
+        )
+        if not log_start:
+            span.set(**data)
         try:
             span.start()
         except BaseException:
