@@ -158,3 +158,29 @@ def test_a_forked_child_writes_every_queued_line_before_it_exits(
     lines = json_lines(path)
     assert len(lines) == 2000
     assert {line["correlation_id"] for line in lines} == {"cid-child"}
+
+
+def test_the_integration_imports_the_core_and_celery_only() -> None:
+    """Every module of agent_tracing.celery imports the core, Celery (kombu, billiard) and the
+    standard library, never another integration."""
+    import ast
+    import sys
+
+    package = Path(lifecycle.__file__).parent
+    allowed = {"agent_tracing", "celery", "kombu", "billiard", "__future__"}
+    core = {"config", "context", "encoding", "logger", "spans", "celery"}
+    offenders = []
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in allowed and top not in sys.stdlib_module_names:
+                    offenders.append((path.name, name))
+                if top == "agent_tracing" and name.count(".") and name.split(".")[1] not in core:
+                    offenders.append((path.name, name))
+    assert offenders == []

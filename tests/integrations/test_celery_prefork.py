@@ -106,7 +106,7 @@ def test_200_tasks_on_two_children_never_share_context(prefork: PreforkWorker) -
         }
         return lines if set(ids) <= ended else None
 
-    lines = wait_for(all_ended, timeout=30)
+    lines = wait_for(all_ended, timeout=30, interval=0.2)
     starts = {
         line["data"]["task_id"]: line
         for line in lines
@@ -153,7 +153,7 @@ def test_a_child_lost_mid_task_is_logged_with_the_task(prefork: PreforkWorker) -
     def lost() -> list[dict[str, Any]]:
         return [line for line in prefork.lines() if line["event"] == "task.worker_lost"]
 
-    line = wait_for(lost, timeout=30)[0]
+    line = wait_for(lost, timeout=30, interval=0.2)[0]
     assert (line["correlation_id"], line["user_id"], line["level"]) == (
         "cid-crash",
         "user-crash",
