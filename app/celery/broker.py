@@ -34,7 +34,7 @@ __all__ = ["TRANSPORT", "AtomicFilesystemChannel", "AtomicFilesystemTransport"]
 TRANSPORT = "app.celery.broker:AtomicFilesystemTransport"
 
 
-class AtomicFilesystemChannel(filesystem.Channel):  # type: ignore[misc]
+class AtomicFilesystemChannel(filesystem.Channel):
     """A filesystem channel whose writes and claims are atomic renames."""
 
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
@@ -53,7 +53,7 @@ class AtomicFilesystemChannel(filesystem.Channel):  # type: ignore[misc]
                 pass
             raise ChannelError(f"Cannot add message {name!r} to {folder!r}") from exc
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str, timeout: Any = None) -> Any:
         folder = self.data_folder_in
         wanted = f"{queue}.msg"
         for name in sorted(os.listdir(folder)):
@@ -77,7 +77,7 @@ class AtomicFilesystemChannel(filesystem.Channel):  # type: ignore[misc]
         raise Empty()
 
 
-class AtomicFilesystemTransport(filesystem.Transport):  # type: ignore[misc]
+class AtomicFilesystemTransport(filesystem.Transport):
     """kombu's filesystem transport with :class:`AtomicFilesystemChannel`."""
 
     Channel = AtomicFilesystemChannel

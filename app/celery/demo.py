@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from celery import chain
 from celery.contrib.testing.worker import start_worker
@@ -25,7 +26,7 @@ def main() -> None:
     """Run the demo flow."""
     LOG_FILE.parent.mkdir(parents=True, exist_ok=True)
     LOG_FILE.unlink(missing_ok=True)
-    options = {"json_output": str(LOG_FILE), "levels": {"app": "DEBUG"}}
+    options: dict[str, Any] = {"json_output": str(LOG_FILE), "levels": {"app": "DEBUG"}}
     at.configure_logging(**options)
     log = setup_logger("celery.demo", component="Demo")
     with tempfile.TemporaryDirectory(prefix="gentrade-celery-") as folder:
