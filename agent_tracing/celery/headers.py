@@ -38,6 +38,9 @@ CARRIED_FIELDS: tuple[str, ...] = ("user_id", "strategy_id", "backtest_id")
 _PLAIN = (str, int, float, bool)
 #: Celery's own bound on ``argsrepr`` / ``kwargsrepr``.
 REPR_MAXSIZE = 1024
+# Past these, nothing reaches a repr of REPR_MAXSIZE characters (each item takes >= 3).
+_WALK_ITEMS = 512
+_WALK_CHARS = 4 * REPR_MAXSIZE
 
 
 def _header_value(value: Any) -> Any:
@@ -111,16 +114,21 @@ class _Redacting:
         self.changed = False
 
     def walk(self, value: Any, depth: int = 0) -> Any:
+        # Only what can show in a repr of REPR_MAXSIZE characters is walked: a task's args can be
+        # a whole data set, and publishing must stay cheap.
         if isinstance(value, str):
-            clean = self.redactor.redact_text(value)
-            if clean != value:
+            text = value[:_WALK_CHARS]
+            clean = self.redactor.redact_text(text)
+            if clean != text:
                 self.changed = True
             return clean
         if depth > 8:
             return value
         if isinstance(value, Mapping):
             out: dict[Any, Any] = {}
-            for key, item in value.items():
+            for index, (key, item) in enumerate(value.items()):
+                if index >= _WALK_ITEMS:
+                    break
                 if isinstance(key, str) and self.redactor.is_secret_key(key):
                     out[key] = self.marker
                     self.changed = True
@@ -128,7 +136,7 @@ class _Redacting:
                     out[key] = self.walk(item, depth + 1)
             return out
         if isinstance(value, list | tuple):
-            items = [self.walk(item, depth + 1) for item in value]
+            items = [self.walk(item, depth + 1) for item in value[:_WALK_ITEMS]]
             return tuple(items) if isinstance(value, tuple) else items
         return value
 

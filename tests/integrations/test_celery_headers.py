@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -96,3 +97,15 @@ def test_secret_values_in_positional_strings_are_redacted() -> None:
     assert redact_reprs(headers, body) is True
     assert "abcdefghijklmnopqrstu" not in headers["argsrepr"]
     assert "hunter2" not in headers["argsrepr"]
+
+
+def test_large_arguments_are_walked_only_as_far_as_a_repr_shows() -> None:
+    """A secret within what argsrepr shows is found; a huge argument stays cheap to publish."""
+    headers = {"argsrepr": "", "kwargsrepr": ""}
+    rows = [{"n": n} for n in range(100_000)]
+    body = ((rows, "x" * 1_000_000), {"settings": {"password": "p"}}, {})
+    started = time.perf_counter()
+    assert redact_reprs(headers, body) is True
+    assert time.perf_counter() - started < 1.0
+    assert headers["kwargsrepr"] == "{'settings': {'password': '[REDACTED]'}}"
+    assert len(headers["argsrepr"]) <= 1100
