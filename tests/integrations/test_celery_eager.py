@@ -104,3 +104,24 @@ def test_a_separate_succeeded_line_on_request(tmp_path: Path, log_events: Captur
     assert succeeded[0]["data"]["duration_ms"] >= 0
     ours = [line["event"] for line in log_events.raw if line["logger"] == "agent_tracing.celery"]
     assert ours == ["task.start", "task.succeeded", "task.end"]
+
+
+def test_one_line_per_task_on_request(tmp_path: Path, log_events: CapturedEvents) -> None:
+    """TaskLogOptions(log_start=False): a run logs only task.end, with the start fields."""
+    uninstrument_celery()
+    instrument_celery(options=TaskLogOptions(log_start=False), worker_logging=False)
+    try:
+        app = isolated_app(None, None, tmp_path, task_always_eager=True)
+        with at.bind(correlation_id="cid-one"):
+            app.tasks["examples.add"].delay(2, 5).get()
+    finally:
+        uninstrument_celery()
+    ours = [line for line in log_events.raw if line["logger"] == "agent_tracing.celery"]
+    assert [line["event"] for line in ours] == ["task.end"]
+    data = ours[0]["data"]
+    assert (data["args"], data["result"], data["context"], data["status"]) == (
+        [2, 5],
+        7,
+        "caller",
+        "ok",
+    )
