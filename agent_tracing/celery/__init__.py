@@ -21,7 +21,7 @@ from agent_tracing.celery.headers import (
     inject_context,
 )
 from agent_tracing.celery.instrument import instrument_celery, is_instrumented, uninstrument_celery
-from agent_tracing.celery.lifecycle import LOGGER_NAME, TaskLogOptions
+from agent_tracing.celery.options import LOGGER_NAME, TaskLogOptions
 
 __all__ = [
     "HEADER_CONTEXT",

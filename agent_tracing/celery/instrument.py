@@ -15,8 +15,8 @@ from typing import Any
 
 from celery import Celery, signals
 
-from agent_tracing.celery import lifecycle
-from agent_tracing.celery.lifecycle import TaskLogOptions
+from agent_tracing.celery import lifecycle, verdicts
+from agent_tracing.celery.options import TaskLogOptions, configure, report
 from agent_tracing.config import configure_logging, flush_logging
 
 __all__ = ["instrument_celery", "is_instrumented", "uninstrument_celery"]
@@ -45,7 +45,7 @@ def _on_worker_process_shutdown(**_: Any) -> None:
     try:
         flush_logging()
     except Exception as error:  # pragma: no cover - flushing a broken stream
-        lifecycle._report("worker_process_shutdown", error)
+        report("worker_process_shutdown", error)
 
 
 _TASK_HANDLERS: tuple[tuple[Any, Callable[..., Any]], ...] = (
@@ -55,9 +55,9 @@ _TASK_HANDLERS: tuple[tuple[Any, Callable[..., Any]], ...] = (
     (signals.task_failure, lifecycle.on_task_failure),
     (signals.task_retry, lifecycle.on_task_retry),
     (signals.task_postrun, lifecycle.on_task_postrun),
-    (signals.task_revoked, lifecycle.on_task_revoked),
-    (signals.task_rejected, lifecycle.on_task_rejected),
-    (signals.task_unknown, lifecycle.on_task_unknown),
+    (signals.task_revoked, verdicts.on_task_revoked),
+    (signals.task_rejected, verdicts.on_task_rejected),
+    (signals.task_unknown, verdicts.on_task_unknown),
 )
 _LOGGING_HANDLERS: tuple[tuple[Any, Callable[..., Any]], ...] = (
     (signals.setup_logging, _on_setup_logging),
@@ -74,7 +74,8 @@ def instrument_celery(
 ) -> bool:
     """Trace every task of this process and own the worker's logging.
 
-    Connects the publish, run and verdict handlers (see :mod:`agent_tracing.celery.lifecycle`)
+    Connects the publish, run and verdict handlers (see :mod:`agent_tracing.celery.lifecycle` and
+    :mod:`agent_tracing.celery.verdicts`)
     and, with ``worker_logging``, a ``setup_logging`` receiver that calls
     :func:`agent_tracing.configure_logging` when a worker starts, and a
     ``worker_process_shutdown`` receiver that flushes a prefork child's lines before it exits.
@@ -100,7 +101,7 @@ def instrument_celery(
                 stacklevel=2,
             )
             return False
-        lifecycle.configure(options or TaskLogOptions())
+        configure(options or TaskLogOptions())
         _Installed.logging_options = dict(logging_options or {})
         handlers = _TASK_HANDLERS + (_LOGGING_HANDLERS if worker_logging else ())
         for signal, handler in handlers:

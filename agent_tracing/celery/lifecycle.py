@@ -1,15 +1,16 @@
-"""Signal handlers: the publisher's side, a task's run as a span, and the worker's verdicts.
+"""Signal handlers of the publisher's side and of a task's run (a span of kind ``task``).
 
-Where each handler runs (measured on prefork, solo and threads pools):
+Where each handler runs (measured on the prefork and solo pools):
 
 - ``before_task_publish``: wherever a task is sent, including inside a running task (chain steps,
   chord callbacks, retries and tasks started from tasks are published while the parent task's
   context is bound, so they carry it on).
 - ``task_prerun`` / ``task_success`` / ``task_failure`` / ``task_retry`` / ``task_postrun``: in the
   process and thread that runs the task, in this order, around the body.
-- ``task_revoked`` / ``task_rejected`` / ``task_unknown``, and ``task_failure`` for a pool child
-  lost mid-task: in the worker's main process, where no task context is bound; the context is read
-  from the request's or the message's headers for the one line.
+- ``task_failure`` for a pool child lost mid-task (and ``task_revoked`` / ``task_rejected`` /
+  ``task_unknown``, see :mod:`agent_tracing.celery.verdicts`): in the worker's main process, where
+  no task context is bound; the context is read from the request's or the message's headers for
+  the one line.
 
 No handler raises into Celery: a failure inside one is reported once on the
 ``agent_tracing.celery`` logger and the task goes on.
@@ -18,11 +19,10 @@ No handler raises into Celery: a failure inside one is reported once on the
 from __future__ import annotations
 
 import logging
-import threading
 import types
 from collections.abc import Mapping
 from contextvars import Token
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from billiard.exceptions import WorkerLostError
@@ -30,6 +30,8 @@ from celery import states
 from celery.exceptions import Retry
 
 from agent_tracing.celery.headers import context_from_headers, inject_context, redact_reprs
+from agent_tracing.celery.options import State, log, reason_text, report, summary
+from agent_tracing.celery.verdicts import log_with_headers
 from agent_tracing.context import (
     bind_contextvars,
     get_context_value,
@@ -37,15 +39,17 @@ from agent_tracing.context import (
     replace_contextvars,
     reset_contextvars,
 )
-from agent_tracing.encoding import Limits, Sanitizer, get_sanitizer, safe_repr
-from agent_tracing.logger import get_logger
 from agent_tracing.spans import Span
 
-__all__ = ["LOGGER_NAME", "TaskLogOptions"]
+__all__ = [
+    "on_before_task_publish",
+    "on_task_failure",
+    "on_task_postrun",
+    "on_task_prerun",
+    "on_task_retry",
+    "on_task_success",
+]
 
-#: The logger of every lifecycle line (its level and handlers are the stdlib's).
-LOGGER_NAME = "agent_tracing.celery"
-_log = get_logger(LOGGER_NAME)
 # Where a task run keeps its span and context token: an attribute of the run's own request
 # context, so nested eager runs (retries of an eager task) never share one.
 _RUN_ATTR = "_agent_tracing_run"
@@ -66,102 +70,10 @@ _STATUS = {
 }
 
 
-@dataclass
-class TaskLogOptions:
-    """What the lifecycle lines show of a task's arguments and result.
-
-    Attributes:
-        log_publish: Log ``task.published`` where a task is sent.
-        log_args: Show the (redacted) args and kwargs on ``task.start``.
-        log_result: Show the (redacted) result on the success record.
-        log_start: Log ``task.start``; without it a run logs one line, ``task.end``, which then
-            carries what the start line would have (args, queue, hostname, retries...).
-        log_succeeded: Log a separate ``task.succeeded`` line; by default the run's ``task.end``
-            (``status`` ok, ``state`` SUCCESS, with the result) is the success record, which
-            saves one line per task.
-        limits: Bounds on the args, kwargs and result shown (strings, items, depth).
-    """
-
-    log_publish: bool = True
-    log_args: bool = True
-    log_result: bool = True
-    log_start: bool = True
-    log_succeeded: bool = False
-    limits: Limits = field(
-        default_factory=lambda: Limits(max_string=256, max_items=20, max_depth=4)
-    )
-
-
-class _State:
-    options = TaskLogOptions()
-    sanitizer: Sanitizer | None = None
-    failures_reported: set[str] = set()
-    lock = threading.Lock()
-
-
 @dataclass(slots=True)
 class _Run:
     span: Span
     token: Token[Mapping[str, Any]]
-
-
-def configure(options: TaskLogOptions) -> None:
-    """Use ``options`` from now on."""
-    _State.options = options
-    _State.sanitizer = None
-
-
-_SCALARS = (int, float, bool, type(None))
-
-
-def _summary(value: Any) -> Any:
-    """A JSON-safe, redacted copy of ``value`` within the lifecycle lines' own, smaller bounds
-    (a task's args can be a whole data frame)."""
-    limits = _State.options.limits
-    # The common case, a few ids and short strings: the formatter's sanitizer redacts them
-    # anyway, so they go as they are.
-    if value.__class__ is tuple or value.__class__ is list:
-        if len(value) <= limits.max_items and all(_plain(item, limits) for item in value):
-            return list(value)
-    elif value.__class__ is dict:
-        if len(value) <= limits.max_items and all(
-            key.__class__ is str and _plain(item, limits) for key, item in value.items()
-        ):
-            return value
-    elif _plain(value, limits):
-        return value
-    san = _State.sanitizer
-    active = get_sanitizer()
-    if san is None or san.redactor is not active.redactor:
-        # The active redactor (configure_logging's redact_keys) with the smaller bounds.
-        san = Sanitizer(active.redactor, limits)
-        _State.sanitizer = san
-    return san.clean(value)
-
-
-def _plain(value: Any, limits: Limits) -> bool:
-    cls = value.__class__
-    if cls is str:
-        return len(value) <= limits.max_string
-    return cls in _SCALARS
-
-
-def _report(where: str, error: BaseException) -> None:
-    """Log a handler's own failure, once per handler, and never raise."""
-    try:
-        with _State.lock:
-            if where in _State.failures_reported:
-                return
-            _State.failures_reported.add(where)
-        _log.warning(
-            "agent_tracing celery handler %s failed: %s",
-            where,
-            safe_repr(error, 500),
-            event="task.instrumentation_error",
-            exc_info=error,
-        )
-    except Exception:  # pragma: no cover - the last resort stays silent
-        pass
 
 
 # -- publisher -------------------------------------------------------------------------------------
@@ -178,7 +90,7 @@ def on_before_task_publish(
             return
         inject_context(headers)
         redact_reprs(headers, body)
-        if _State.options.log_publish and _log.isEnabledFor(logging.INFO):
+        if State.options.log_publish and log.isEnabledFor(logging.INFO):
             data: dict[str, Any] = {
                 "task": sender,
                 "task_id": headers.get("id"),
@@ -190,9 +102,9 @@ def on_before_task_publish(
             parent = headers.get("parent_id")
             if parent is not None:
                 data["parent_task_id"] = parent
-            _log.info("Task %s published", sender, event="task.published", data=data)
+            log.info("Task %s published", sender, event="task.published", data=data)
     except Exception as error:
-        _report("before_task_publish", error)
+        report("before_task_publish", error)
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -224,9 +136,9 @@ def on_task_prerun(
                 carried["correlation_id"] = new_correlation_id()
             token = replace_contextvars(carried)
         data = _start_data(task, task_id, request, signal_args, source)
-        log_start = _State.options.log_start
+        log_start = State.options.log_start
         span = Span(
-            task.name, "task", logger=_log, parent_span_id=parent, data=data, log_start=log_start
+            task.name, "task", logger=log, parent_span_id=parent, data=data, log_start=log_start
         )
         if not log_start:
             span.set(**data)
@@ -237,17 +149,17 @@ def on_task_prerun(
             raise
         setattr(request, _RUN_ATTR, _Run(span, token))
     except Exception as error:
-        _report("task_prerun", error)
+        report("task_prerun", error)
 
 
 def _start_data(
     task: Any, task_id: Any, request: Any, signal_args: Mapping[str, Any], source: str
 ) -> dict[str, Any]:
     data: dict[str, Any] = {"task": task.name, "task_id": task_id}
-    options = _State.options
+    options = State.options
     if options.log_args:
-        data["args"] = _summary(signal_args.get("args") or ())
-        data["kwargs"] = _summary(signal_args.get("kwargs") or {})
+        data["args"] = summary(signal_args.get("args") or ())
+        data["kwargs"] = summary(signal_args.get("kwargs") or {})
     data["retries"] = getattr(request, "retries", 0) or 0
     delivery = getattr(request, "delivery_info", None) or {}
     data["queue"] = delivery.get("routing_key")
@@ -276,21 +188,21 @@ def on_task_success(sender: Any = None, result: Any = None, **_: Any) -> None:
         run = _current_run(sender)
         if run is None:
             return
-        options = _State.options
+        options = State.options
         if not options.log_succeeded:
             if options.log_result:
-                run.span.set(result=_summary(result))
+                run.span.set(result=summary(result))
             return
         data: dict[str, Any] = {
             "task": sender.name,
             "task_id": sender.request.id,
             "duration_ms": run.span.duration_ms,
         }
-        if _State.options.log_result:
-            data["result"] = _summary(result)
-        _log.info("Task %s succeeded", sender.name, event="task.succeeded", data=data)
+        if State.options.log_result:
+            data["result"] = summary(result)
+        log.info("Task %s succeeded", sender.name, event="task.succeeded", data=data)
     except Exception as error:
-        _report("task_success", error)
+        report("task_success", error)
 
 
 def on_task_failure(
@@ -310,7 +222,7 @@ def on_task_failure(
         run = _current_run(sender) if sender is not None else None
         if run is not None:
             data = {"task": name, "task_id": task_id, "duration_ms": run.span.duration_ms}
-            _log.error("Task %s failed", name, event="task.failed", data=data, exc_info=exc_info)
+            log.error("Task %s failed", name, event="task.failed", data=data, exc_info=exc_info)
             return
         # Not inside a run: the worker's main process speaks for a run that cannot (a pool child
         # that died, a rejected message). The request it pushed carries the headers.
@@ -318,7 +230,7 @@ def on_task_failure(
         lost = isinstance(exception, WorkerLostError)
         event = "task.worker_lost" if lost else "task.failed"
         message = "Worker lost while running task %s" if lost else "Task %s failed"
-        _log_with_headers(
+        log_with_headers(
             logging.ERROR,
             message,
             name,
@@ -328,7 +240,7 @@ def on_task_failure(
             exc_info=exc_info,
         )
     except Exception as error:
-        _report("task_failure", error)
+        report("task_failure", error)
 
 
 def on_task_retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
@@ -348,11 +260,11 @@ def on_task_retry(sender: Any = None, request: Any = None, reason: Any = None, *
                 data["countdown"] = when
             elif when is not None:
                 data["eta"] = when
-        data["reason"] = _reason_text(cause)
+        data["reason"] = reason_text(cause)
         if _current_run(sender) is not None:
-            _log.warning("Task %s retry", name, event="task.retried", data=data)
+            log.warning("Task %s retry", name, event="task.retried", data=data)
         else:  # a lost worker's task retried by the main process
-            _log_with_headers(
+            log_with_headers(
                 logging.WARNING,
                 "Task %s retry",
                 name,
@@ -361,19 +273,7 @@ def on_task_retry(sender: Any = None, request: Any = None, reason: Any = None, *
                 data=data,
             )
     except Exception as error:
-        _report("task_retry", error)
-
-
-def _reason_text(cause: Any) -> str | None:
-    if cause is None:
-        return None
-    if isinstance(cause, BaseException):
-        try:
-            text = str(cause)
-        except Exception:
-            text = safe_repr(cause)
-        return f"{type(cause).__name__}: {text[:500]}"
-    return safe_repr(cause, 500) if not isinstance(cause, str) else cause[:500]
+        report("task_retry", error)
 
 
 def on_task_postrun(
@@ -388,7 +288,7 @@ def on_task_postrun(
             return
         delattr(request, _RUN_ATTR)
     except Exception as error:
-        _report("task_postrun", error)
+        report("task_postrun", error)
         return
     try:
         status = _STATUS.get(state, "ok" if state is None else str(state).lower())
@@ -401,106 +301,9 @@ def on_task_postrun(
             data={"task": name, "task_id": task_id, "state": state},
         )
     except Exception as error:
-        _report("task_postrun", error)
+        report("task_postrun", error)
     finally:
         try:
             reset_contextvars(run.token)
         except Exception as error:
-            _report("task_postrun.reset", error)
-
-
-# -- the worker's main process --------------------------------------------------------------------
-def _log_with_headers(
-    level: int,
-    message: str,
-    *args: Any,
-    event: str,
-    carrier: Any,
-    data: Mapping[str, Any],
-    exc_info: Any = None,
-) -> None:
-    carried = context_from_headers(carrier) if carrier is not None else {}
-    token = replace_contextvars(carried)
-    try:
-        _log.log(level, message, *args, event=event, data=data, exc_info=exc_info)
-    finally:
-        reset_contextvars(token)
-
-
-def on_task_revoked(
-    sender: Any = None,
-    request: Any = None,
-    terminated: Any = None,
-    signum: Any = None,
-    expired: Any = None,
-    **_: Any,
-) -> None:
-    """Log ``task.revoked`` (by request, expired or terminated) with the publisher's context."""
-    try:
-        name = getattr(sender, "name", None)
-        data = {
-            "task": name,
-            "task_id": getattr(request, "id", None),
-            "terminated": bool(terminated),
-            "signum": signum,
-            "expired": bool(expired),
-        }
-        _log_with_headers(
-            logging.WARNING,
-            "Task %s revoked",
-            name,
-            event="task.revoked",
-            carrier=request,
-            data=data,
-        )
-    except Exception as error:
-        _report("task_revoked", error)
-
-
-def _message_headers(message: Any) -> Any:
-    headers = getattr(message, "headers", None)
-    return headers if isinstance(headers, Mapping) else {}
-
-
-def on_task_rejected(sender: Any = None, message: Any = None, exc: Any = None, **_: Any) -> None:
-    """Log ``task.rejected``: a message on a task queue the worker could not take as a task."""
-    try:
-        headers = _message_headers(message)
-        data = {
-            "task": headers.get("task"),
-            "task_id": headers.get("id"),
-            "reason": _reason_text(exc),
-            "queue": (getattr(message, "delivery_info", None) or {}).get("routing_key"),
-        }
-        _log_with_headers(
-            logging.ERROR,
-            "Task message rejected",
-            event="task.rejected",
-            carrier=headers,
-            data=data,
-        )
-    except Exception as error:
-        _report("task_rejected", error)
-
-
-def on_task_unknown(
-    sender: Any = None,
-    message: Any = None,
-    exc: Any = None,
-    name: Any = None,
-    id: Any = None,
-    **_: Any,
-) -> None:
-    """Log ``task.unknown``: a message for a task this worker has not registered."""
-    try:
-        data = {"task": name, "task_id": id, "reason": _reason_text(exc)}
-        _log_with_headers(
-            logging.ERROR,
-            "Unknown task %s received",
-            name,
-            event="task.unknown",
-            carrier=_message_headers(message),
-            data=data,
-        )
-    except Exception as error:
-        _report("task_unknown", error)
+            report("task_postrun.reset", error)

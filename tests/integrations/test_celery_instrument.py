@@ -13,6 +13,7 @@ from celery import Celery, signals
 
 import agent_tracing as at
 from agent_tracing.celery import instrument_celery, is_instrumented, lifecycle, uninstrument_celery
+from agent_tracing.celery import options as celery_options
 from agent_tracing.testing import CapturedEvents
 from tests.conftest import json_lines
 
@@ -108,7 +109,7 @@ def test_a_failing_handler_never_raises_and_reports_once(
 ) -> None:
     """A broken task object in prerun is reported once as task.instrumentation_error."""
     instrument_celery(worker_logging=False)
-    lifecycle._State.failures_reported.discard("task_prerun")
+    celery_options.State.failures_reported.discard("task_prerun")
     for _ in range(3):
         signals.task_prerun.send(sender=object(), task_id="t1", task=object(), args=(), kwargs={})
     errors = log_events.by_event("task.instrumentation_error")
