@@ -28,15 +28,22 @@ class _Installed:
     lock = threading.Lock()
 
 
-def _on_setup_logging(loglevel: Any = None, **_: Any) -> None:
+def _on_setup_logging(loglevel: Any = None, logfile: Any = None, **_: Any) -> None:
     """Own the worker's logging: with a receiver connected Celery leaves the root logger alone."""
     options = dict(_Installed.logging_options or {})
-    # ``celery worker -l debug`` still decides, unless AGENT_TRACING_LEVEL or an explicit level
-    # says otherwise.
+    # ``celery worker -l debug --logfile worker.jsonl`` still decides, unless the options or the
+    # AGENT_TRACING_* variables say otherwise.
     if "level" not in options and loglevel and not os.environ.get("AGENT_TRACING_LEVEL"):
         options["level"] = (
             loglevel if isinstance(loglevel, int) else logging.getLevelName(str(loglevel).upper())
         )
+    if (
+        "json_output" not in options
+        and isinstance(logfile, str)
+        and logfile
+        and not os.environ.get("AGENT_TRACING_JSON_OUTPUT")
+    ):
+        options["json_output"] = logfile
     configure_logging(**options)
 
 
@@ -87,7 +94,8 @@ def instrument_celery(
             leaves the root logger alone (no hijack, no stdout redirect).
         logging_options: Keyword arguments for :func:`agent_tracing.configure_logging` at worker
             start (environment variables fill in the rest). ``level`` defaults to the worker's
-            ``--loglevel`` unless ``AGENT_TRACING_LEVEL`` is set.
+            ``--loglevel`` unless ``AGENT_TRACING_LEVEL`` is set, and ``json_output`` to its
+            ``--logfile`` unless ``AGENT_TRACING_JSON_OUTPUT`` is set.
         options: What the lifecycle lines show (:class:`TaskLogOptions`).
 
     Returns:

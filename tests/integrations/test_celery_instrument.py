@@ -104,6 +104,21 @@ def test_worker_logging_setup_is_idempotent_and_keeps_foreign_handlers(
         type(app.log)._setup = False
 
 
+def test_worker_logfile_becomes_the_json_output(
+    clean: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``celery worker --logfile x`` writes the JSON lines to x (unless the options say else)."""
+    monkeypatch.delenv("AGENT_TRACING_JSON_OUTPUT", raising=False)
+    instrument_celery(logging_options={"console": False})
+    path = tmp_path / "worker.jsonl"
+    signals.setup_logging.send(
+        sender=None, loglevel=logging.INFO, logfile=str(path), format="", colorize=False
+    )
+    logging.getLogger("celery.worker").warning("to the logfile")
+    at.flush_logging()
+    assert [line["message"] for line in json_lines(path)] == ["to the logfile"]
+
+
 def test_a_failing_handler_never_raises_and_reports_once(
     clean: None, log_events: CapturedEvents
 ) -> None:
