@@ -58,7 +58,6 @@ def _on_worker_process_shutdown(**_: Any) -> None:
 _TASK_HANDLERS: tuple[tuple[Any, Callable[..., Any]], ...] = (
     (signals.before_task_publish, lifecycle.on_before_task_publish),
     (signals.task_prerun, lifecycle.on_task_prerun),
-    (signals.task_success, lifecycle.on_task_success),
     (signals.task_failure, lifecycle.on_task_failure),
     (signals.task_retry, lifecycle.on_task_retry),
     (signals.task_postrun, lifecycle.on_task_postrun),
@@ -109,9 +108,14 @@ def instrument_celery(
                 stacklevel=2,
             )
             return False
-        configure(options or TaskLogOptions())
+        chosen = options or TaskLogOptions()
+        configure(chosen)
         _Installed.logging_options = dict(logging_options or {})
         handlers = _TASK_HANDLERS + (_LOGGING_HANDLERS if worker_logging else ())
+        if chosen.log_succeeded:
+            # Otherwise the run's task.end is the success record, and postrun has the result:
+            # one signal dispatch fewer per task.
+            handlers += ((signals.task_success, lifecycle.on_task_success),)
         for signal, handler in handlers:
             # weak=False: the handlers are module functions, but a weak reference would also
             # make a re-imported module's handler vanish silently.

@@ -183,15 +183,10 @@ def _current_run(task: Any) -> _Run | None:
 
 
 def on_task_success(sender: Any = None, result: Any = None, **_: Any) -> None:
-    """Record the short, redacted result on ``task.end`` (or log ``task.succeeded``)."""
+    """Log ``task.succeeded`` (connected only with ``TaskLogOptions(log_succeeded=True)``)."""
     try:
         run = _current_run(sender)
         if run is None:
-            return
-        options = State.options
-        if not options.log_succeeded:
-            if options.log_result:
-                run.span.set(result=summary(result))
             return
         data: dict[str, Any] = {
             "task": sender.name,
@@ -277,7 +272,12 @@ def on_task_retry(sender: Any = None, request: Any = None, reason: Any = None, *
 
 
 def on_task_postrun(
-    sender: Any = None, task_id: Any = None, task: Any = None, state: Any = None, **_: Any
+    sender: Any = None,
+    task_id: Any = None,
+    task: Any = None,
+    retval: Any = None,
+    state: Any = None,
+    **_: Any,
 ) -> None:
     """End the task's span and restore exactly the context the process had before the run."""
     task = task if task is not None else sender
@@ -294,11 +294,16 @@ def on_task_postrun(
         status = _STATUS.get(state, "ok" if state is None else str(state).lower())
         level = logging.WARNING if status == "rejected" else None
         name = task.name
+        data = {"task": name, "task_id": task_id, "state": state}
+        options = State.options
+        if status == "ok" and options.log_result and not options.log_succeeded:
+            # The run's end is its success record (the result is the task's return value here).
+            data["result"] = summary(retval)
         run.span.finish(
             status=status,
             level=level,
             message=_END_MESSAGES.get(status, "%s ended") % name,
-            data={"task": name, "task_id": task_id, "state": state},
+            data=data,
         )
     except Exception as error:
         report("task_postrun", error)

@@ -12,7 +12,13 @@ import pytest
 from celery import Celery, signals
 
 import agent_tracing as at
-from agent_tracing.celery import instrument_celery, is_instrumented, lifecycle, uninstrument_celery
+from agent_tracing.celery import (
+    TaskLogOptions,
+    instrument_celery,
+    is_instrumented,
+    lifecycle,
+    uninstrument_celery,
+)
 from agent_tracing.celery import options as celery_options
 from agent_tracing.testing import CapturedEvents
 from tests.conftest import json_lines
@@ -21,7 +27,6 @@ _HANDLED = (
     signals.before_task_publish,
     signals.task_prerun,
     signals.task_postrun,
-    signals.task_success,
     signals.task_failure,
     signals.task_retry,
     signals.task_revoked,
@@ -56,6 +61,17 @@ def test_instrument_connects_and_uninstrument_disconnects_every_handler(clean: N
     assert uninstrument_celery() is True
     assert [_ours(signal) for signal in _HANDLED] == [0] * len(_HANDLED)
     assert uninstrument_celery() is False
+
+
+def test_task_success_is_connected_only_for_a_separate_succeeded_line(clean: None) -> None:
+    """By default task.end is the success record and task_success has no receiver of ours."""
+    instrument_celery(worker_logging=False)
+    assert _ours(signals.task_success) == 0
+    uninstrument_celery()
+    instrument_celery(worker_logging=False, options=TaskLogOptions(log_succeeded=True))
+    assert _ours(signals.task_success) == 1
+    uninstrument_celery()
+    assert _ours(signals.task_success) == 0
 
 
 def test_instrumenting_twice_warns_and_changes_nothing(clean: None) -> None:
