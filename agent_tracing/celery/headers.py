@@ -1,0 +1,166 @@
+"""What a task message carries of the publisher's context, and how the worker reads it back.
+
+Two headers: ``x_correlation_id`` (a plain string, easy to read in any broker tool) and
+``x_trace_context`` (a small mapping: user, strategy and backtest ids, and the publisher's span id,
+which becomes the task span's parent). Neither name collides with Celery's own ``correlation_id``
+(an AMQP property the worker sets to the task id) nor with any attribute of a task request.
+
+The publisher's ``argsrepr`` / ``kwargsrepr`` headers (what Celery's own "received" and
+"succeeded" lines print) are rebuilt from redacted copies of the arguments when a secret is found,
+so a password passed to a task never reaches the worker's lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from agent_tracing.context import _raw_context
+from agent_tracing.encoding import get_sanitizer, safe_repr
+
+__all__ = [
+    "CARRIED_FIELDS",
+    "HEADER_CONTEXT",
+    "HEADER_CORRELATION_ID",
+    "context_from_headers",
+    "inject_context",
+    "redact_reprs",
+]
+
+#: The correlation id of the publisher (a string).
+HEADER_CORRELATION_ID = "x_correlation_id"
+#: The rest of the publisher's context: ``user_id``, ``strategy_id``, ``backtest_id`` and
+#: ``parent_span_id`` (the publisher's current span).
+HEADER_CONTEXT = "x_trace_context"
+#: Context fields carried in :data:`HEADER_CONTEXT` (``component`` is not: a task has its own).
+CARRIED_FIELDS: tuple[str, ...] = ("user_id", "strategy_id", "backtest_id")
+
+_PLAIN = (str, int, float, bool)
+#: Celery's own bound on ``argsrepr`` / ``kwargsrepr``.
+REPR_MAXSIZE = 1024
+# Past these, nothing reaches a repr of REPR_MAXSIZE characters (each item takes >= 3).
+_WALK_ITEMS = 512
+_WALK_CHARS = 4 * REPR_MAXSIZE
+
+
+def _header_value(value: Any) -> Any:
+    # A header must survive every serializer (json included): ids bound as UUIDs or models
+    # travel as their text.
+    return value if isinstance(value, _PLAIN) else safe_repr(value, 256)
+
+
+def inject_context(headers: MutableMapping[str, Any]) -> bool:
+    """Write the current context into task message ``headers``; return whether there was any.
+
+    Args:
+        headers: The message headers (``before_task_publish``'s ``headers``).
+    """
+    ctx = _raw_context()
+    if not ctx:
+        return False
+    cid = ctx.get("correlation_id")
+    if cid is not None:
+        headers[HEADER_CORRELATION_ID] = _header_value(cid)
+    carried: dict[str, Any] = {}
+    for key in CARRIED_FIELDS:
+        value = ctx.get(key)
+        if value is not None:
+            carried[key] = _header_value(value)
+    span_id = ctx.get("span_id")
+    if span_id is not None:
+        carried["parent_span_id"] = span_id
+    if carried:
+        headers[HEADER_CONTEXT] = carried
+    return cid is not None or bool(carried)
+
+
+def context_from_headers(source: Any) -> dict[str, Any]:
+    """Return the context carried by a task request or message headers (empty when none).
+
+    Args:
+        source: A task request (``task.request``, with ``.get``), a worker request context or a
+            message's ``headers`` mapping.
+    """
+    getter = getattr(source, "get", None)
+    if getter is None:
+        return {}
+    out: dict[str, Any] = {}
+    cid = getter(HEADER_CORRELATION_ID)
+    if cid is None:
+        # An eager call or a request built from another request keeps them under ``headers``.
+        nested = getattr(source, "headers", None)
+        if isinstance(nested, Mapping):
+            return context_from_headers(nested)
+    if cid is not None:
+        out["correlation_id"] = cid
+    carried = getter(HEADER_CONTEXT)
+    if isinstance(carried, Mapping):
+        for key in (*CARRIED_FIELDS, "parent_span_id"):
+            value = carried.get(key)
+            if value is not None:
+                out[key] = value
+    return out
+
+
+class _Redacting:
+    """Walk task arguments, keeping their Python shapes, and note whether anything was secret."""
+
+    __slots__ = ("changed", "marker", "redactor")
+
+    def __init__(self) -> None:
+        redactor = get_sanitizer().redactor
+        self.redactor = redactor
+        self.marker = redactor.marker
+        self.changed = False
+
+    def walk(self, value: Any, depth: int = 0) -> Any:
+        # Only what can show in a repr of REPR_MAXSIZE characters is walked: a task's args can be
+        # a whole data set, and publishing must stay cheap.
+        if isinstance(value, str):
+            text = value[:_WALK_CHARS]
+            clean = self.redactor.redact_text(text)
+            if clean != text:
+                self.changed = True
+            return clean
+        if depth > 8:
+            return value
+        if isinstance(value, Mapping):
+            out: dict[Any, Any] = {}
+            for index, (key, item) in enumerate(value.items()):
+                if index >= _WALK_ITEMS:
+                    break
+                if isinstance(key, str) and self.redactor.is_secret_key(key):
+                    out[key] = self.marker
+                    self.changed = True
+                else:
+                    out[key] = self.walk(item, depth + 1)
+            return out
+        if isinstance(value, list | tuple):
+            items = [self.walk(item, depth + 1) for item in value[:_WALK_ITEMS]]
+            return tuple(items) if isinstance(value, tuple) else items
+        return value
+
+
+def redact_reprs(headers: MutableMapping[str, Any], body: Any) -> bool:
+    """Rebuild ``argsrepr`` / ``kwargsrepr`` from redacted arguments when they hold a secret.
+
+    Arguments are left as they are (the task needs them); only the printable copies change.
+    Returns whether a repr was replaced.
+
+    Args:
+        headers: The message headers.
+        body: The message body (protocol 2: ``(args, kwargs, embed)``).
+    """
+    if not isinstance(body, tuple | list) or len(body) < 2:
+        return False
+    args, kwargs = body[0], body[1]
+    walker = _Redacting()
+    clean_args = walker.walk(tuple(args) if isinstance(args, list | tuple) else args)
+    clean_kwargs = walker.walk(kwargs if isinstance(kwargs, Mapping) else {})
+    if not walker.changed:
+        return False
+    if "argsrepr" in headers:
+        headers["argsrepr"] = safe_repr(clean_args, REPR_MAXSIZE)
+    if "kwargsrepr" in headers:
+        headers["kwargsrepr"] = safe_repr(clean_kwargs, REPR_MAXSIZE)
+    return True

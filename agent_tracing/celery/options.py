@@ -1,0 +1,122 @@
+"""What the lifecycle lines show, the logger they go to, and the helpers every handler shares."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_tracing.encoding import Limits, Sanitizer, get_sanitizer, safe_repr
+from agent_tracing.logger import get_logger
+
+__all__ = ["LOGGER_NAME", "TaskLogOptions", "configure"]
+
+#: The logger of every lifecycle line (its level and handlers are the stdlib's).
+LOGGER_NAME = "agent_tracing.celery"
+log = get_logger(LOGGER_NAME)
+
+
+@dataclass
+class TaskLogOptions:
+    """What the lifecycle lines show of a task's arguments and result.
+
+    Attributes:
+        log_publish: Log ``task.published`` where a task is sent.
+        log_args: Show the (redacted) args and kwargs on ``task.start``.
+        log_result: Show the (redacted) result on the success record.
+        log_start: Log ``task.start``; without it a run logs one line, ``task.end``, which then
+            carries what the start line would have (args, queue, hostname, retries...).
+        log_succeeded: Log a separate ``task.succeeded`` line; by default the run's ``task.end``
+            (``status`` ok, ``state`` SUCCESS, with the result) is the success record, which
+            saves one line per task.
+        limits: Bounds on the args, kwargs and result shown (strings, items, depth).
+    """
+
+    log_publish: bool = True
+    log_args: bool = True
+    log_result: bool = True
+    log_start: bool = True
+    log_succeeded: bool = False
+    limits: Limits = field(
+        default_factory=lambda: Limits(max_string=256, max_items=20, max_depth=4)
+    )
+
+
+class State:
+    """The options in effect, the bounded sanitizer built from them, failures reported."""
+
+    options = TaskLogOptions()
+    sanitizer: Sanitizer | None = None
+    failures_reported: set[str] = set()
+    lock = threading.Lock()
+
+
+def configure(options: TaskLogOptions) -> None:
+    """Use ``options`` from now on."""
+    State.options = options
+    State.sanitizer = None
+
+
+_SCALARS = (int, float, bool, type(None))
+
+
+def summary(value: Any) -> Any:
+    """A JSON-safe, redacted copy of ``value`` within the lifecycle lines' own, smaller bounds
+    (a task's args can be a whole data frame)."""
+    limits = State.options.limits
+    # The common case, a few ids and short strings: the formatter's sanitizer redacts them
+    # anyway, so they go as they are.
+    if value.__class__ is tuple or value.__class__ is list:
+        if len(value) <= limits.max_items and all(_plain(item, limits) for item in value):
+            return list(value)
+    elif value.__class__ is dict:
+        if len(value) <= limits.max_items and all(
+            key.__class__ is str and _plain(item, limits) for key, item in value.items()
+        ):
+            return value
+    elif _plain(value, limits):
+        return value
+    san = State.sanitizer
+    active = get_sanitizer()
+    if san is None or san.redactor is not active.redactor:
+        # The active redactor (configure_logging's redact_keys) with the smaller bounds.
+        san = Sanitizer(active.redactor, limits)
+        State.sanitizer = san
+    return san.clean(value)
+
+
+def _plain(value: Any, limits: Limits) -> bool:
+    cls = value.__class__
+    if cls is str:
+        return len(value) <= limits.max_string
+    return cls in _SCALARS
+
+
+def report(where: str, error: BaseException) -> None:
+    """Log a handler's own failure, once per handler, and never raise."""
+    try:
+        with State.lock:
+            if where in State.failures_reported:
+                return
+            State.failures_reported.add(where)
+        log.warning(
+            "agent_tracing celery handler %s failed: %s",
+            where,
+            safe_repr(error, 500),
+            event="task.instrumentation_error",
+            exc_info=error,
+        )
+    except Exception:  # pragma: no cover - the last resort stays silent
+        pass
+
+
+def reason_text(cause: Any) -> str | None:
+    if cause is None:
+        return None
+    if isinstance(cause, BaseException):
+        try:
+            text = str(cause)
+        except Exception:
+            text = safe_repr(cause)
+        return f"{type(cause).__name__}: {text[:500]}"
+    return safe_repr(cause, 500) if not isinstance(cause, str) else cause[:500]
