@@ -22,7 +22,7 @@ from langgraph.errors import GraphBubbleUp, GraphInterrupt, ParentCommand
 from langgraph.types import Command
 
 from agent_tracing import BoundLogger, get_context_value, get_logger, new_span_id
-from agent_tracing.langchain.runs import RunMap, RunState
+from agent_tracing.langchain.runs import NOTHING, RunMap, RunState
 from agent_tracing.langchain.serialize import (
     document_dict,
     message_dict,
@@ -259,41 +259,58 @@ class LoggingCallback(GraphCallbackHandler):
                 kind = "graph"
             elif tags and any(tag.startswith("graph:step:") for tag in tags):
                 kind = "node"
-            elif (
-                parent.kind == "node"
-                and tags
-                and any(tag.startswith("seq:step:") for tag in tags)
-                and name != parent.name
-            ):
+                if parent.pending_input is not NOTHING:
+                    self._promote(parent)
+            elif parent.kind == "node" and name != parent.name and _after_node_function(tags):
                 kind = "route"  # decided at its end, where its output says whether it routed
             else:
                 kind = "chain"
             state = self._start(run_id, parent_run_id, kind, name, metadata)
             if kind == "route":
                 return
-            level = self.levels[state.kind]
-            if not self._log.isEnabledFor(level):
+            if kind == "chain" and serialized is None:
+                # A graph invoked inside a node looks like this until its first node starts.
+                state.pending_input = inputs
                 return
-            data: dict[str, Any] = {}
-            if state.kind == "graph":
-                data["graph"] = name
-                user = _user_metadata(metadata)
-                if user:
-                    data["metadata"] = user
-                if tags:
-                    data["tags"] = tags
-                if self.log_prompts:
-                    data["input"] = self._body(inputs)
-            elif state.kind == "node" and metadata:
-                data["step"] = metadata.get("langgraph_step")
-                data["triggers"] = list(metadata.get("langgraph_triggers") or ())
-            elif self.log_prompts:
-                data["input"] = self._body(inputs)
-            self._emit(
-                level, state, f"agent.{state.kind}.start", f"{state.kind} {name} started", data
-            )
+            self._log_start(state, inputs, tags, metadata)
         except Exception as error:
             self._guard_failed("on_chain_start", error)
+
+    def _promote(self, state: RunState) -> None:
+        """Make a chain whose child is a node a graph (a nested agent) and log its start."""
+        state.kind = "graph"
+        state.fields = {**state.fields, "component": self.component or state.name}
+        inputs, state.pending_input = state.pending_input, NOTHING
+        self._log_start(state, inputs, None, None)
+
+    def _log_start(
+        self,
+        state: RunState,
+        inputs: Any,
+        tags: list[str] | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> None:
+        level = self.levels[state.kind]
+        if not self._log.isEnabledFor(level):
+            return
+        data: dict[str, Any] = {}
+        if state.kind == "graph":
+            data["graph"] = state.name
+            user = _user_metadata(metadata)
+            if user:
+                data["metadata"] = user
+            if tags:
+                data["tags"] = tags
+            if self.log_prompts:
+                data["input"] = self._body(inputs)
+        elif state.kind == "node" and metadata:
+            data["step"] = metadata.get("langgraph_step")
+            data["triggers"] = list(metadata.get("langgraph_triggers") or ())
+        elif self.log_prompts:
+            data["input"] = self._body(inputs)
+        self._emit(
+            level, state, f"agent.{state.kind}.start", f"{state.kind} {state.name} started", data
+        )
 
     def on_chain_end(
         self,
@@ -799,6 +816,18 @@ class LoggingCallback(GraphCallbackHandler):
             self._emit(level, state, name, message, data)
         except Exception as error:
             self._guard_failed(name, error)
+
+
+def _after_node_function(tags: list[str] | None) -> bool:
+    """Whether a node's child run is a later step of the node (a routing function), not a run
+    made inside the node's function (which carries the function's ``seq:step:1``)."""
+    for tag in tags or ():
+        if tag.startswith("seq:step:"):
+            try:
+                return int(tag[9:]) >= 2
+            except ValueError:
+                return False
+    return False
 
 
 def _is_command(output: Any) -> bool:

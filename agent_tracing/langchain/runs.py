@@ -14,7 +14,11 @@ import time
 from typing import Any
 from uuid import UUID
 
-__all__ = ["RunMap", "RunState"]
+__all__ = ["NOTHING", "RunMap", "RunState"]
+
+_NOTHING: Any = object()
+NOTHING: Any = _NOTHING
+"""The ``pending_input`` of a run that has nothing pending."""
 
 
 class RunState:
@@ -34,6 +38,8 @@ class RunState:
         started: ``time.perf_counter()`` at the start.
         tokens: Streamed tokens counted so far (LLM runs, when streaming is logged).
         first_token_ms: Milliseconds to the first streamed token.
+        pending_input: The input of a chain not logged yet: a graph run inside a node looks like
+            any chain until its first node starts.
     """
 
     __slots__ = (
@@ -45,6 +51,7 @@ class RunState:
         "node",
         "parent_run_id",
         "parent_span_id",
+        "pending_input",
         "root_run_id",
         "run_id",
         "span_id",
@@ -78,6 +85,7 @@ class RunState:
         self.started = time.perf_counter()
         self.tokens = 0
         self.first_token_ms: float | None = None
+        self.pending_input: Any = _NOTHING
 
     @property
     def duration_ms(self) -> float:
