@@ -1,4 +1,4 @@
-"""Chat models for the agents: a deterministic scripted model by default, a real one by configuration.
+"""Chat models for the agents: a scripted deterministic model by default, a real one if configured.
 
 The scripted model is langchain-core's ``FakeMessagesListChatModel`` whose answer is computed by a
 script from the conversation (not cycled from a list), with token usage, a finish reason and a
@@ -82,7 +82,7 @@ class ScriptedChatModel(FakeMessagesListChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_name": self.model_name, "temperature": self.temperature}
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
         """Accept tools like a provider's model; the script decides which ones it calls."""
         return self
 

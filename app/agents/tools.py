@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import ast
 import json
+from typing import TypedDict
 
 from langchain_core.tools import tool
 
-__all__ = ["INDICATORS", "REQUIRED_METHODS", "check_strategy_code", "lookup_indicator",
-           "validate_strategy_code"]  # fmt: skip
+__all__ = [
+    "INDICATORS",
+    "REQUIRED_METHODS",
+    "CodeCheck",
+    "check_strategy_code",
+    "lookup_indicator",
+    "validate_strategy_code",
+]
 
 #: What the agents know about each indicator: how to compute it with pandas, how to use it.
 INDICATORS: dict[str, dict[str, str]] = {
@@ -37,6 +44,14 @@ INDICATORS: dict[str, dict[str, str]] = {
 REQUIRED_METHODS = ("populate_indicators", "populate_entry_trend", "populate_exit_trend")
 
 
+class CodeCheck(TypedDict):
+    """The result of :func:`check_strategy_code`."""
+
+    valid: bool
+    class_name: str | None
+    errors: list[str]
+
+
 @tool
 def lookup_indicator(name: str) -> str:
     """Describe a technical indicator: how to compute it with pandas and how it is used."""
@@ -46,7 +61,7 @@ def lookup_indicator(name: str) -> str:
     return json.dumps({"indicator": key, **INDICATORS[key]})
 
 
-def check_strategy_code(code: str) -> dict[str, object]:
+def check_strategy_code(code: str) -> CodeCheck:
     """Parse ``code`` and check it defines an ``IStrategy`` subclass with the required methods.
 
     Returns:

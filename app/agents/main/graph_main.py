@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -39,7 +39,7 @@ __all__ = [
 log = setup_logger(__name__, component="MainAgent")
 
 #: Route label chosen by the router -> the node that handles it.
-ROUTES = {"draft": "draft_strategy", "code": "write_code", "answer": "answer"}
+ROUTES: dict[Hashable, str] = {"draft": "draft_strategy", "code": "write_code", "answer": "answer"}
 ROUTER_PROMPT = (
     "Classify the user's request. Answer with one word: 'draft' to design a trading strategy, "
     "'code' to write a strategy's Freqtrade code, 'answer' for anything else."
@@ -96,8 +96,9 @@ def build_main_graph(
         decision = router_llm.invoke([SystemMessage(ROUTER_PROMPT), HumanMessage(request)])
         label = str(decision.content).strip().lower()
         route = label if label in ROUTES else "answer"
-        log.info("Request routed", event="agent.main.routed",
-                 data={"route": route, "model_label": label})  # fmt: skip
+        log.info(
+            "Request routed", event="agent.main.routed", data={"route": route, "model_label": label}
+        )
         return {"route": route}
 
     def choose_route(state: MainState) -> str:
@@ -118,11 +119,17 @@ def build_main_graph(
         result = get_strategy_code_graph().invoke(
             {"messages": [HumanMessage(request)], "request": request}
         )
-        log.info("Code ready", event="agent.main.code",
-                 data={"class_name": result.get("class_name"), "valid": result.get("valid")})  # fmt: skip
+        log.info(
+            "Code ready",
+            event="agent.main.code",
+            data={"class_name": result.get("class_name"), "valid": result.get("valid")},
+        )
         reply = AIMessage(content=f"Strategy {result.get('class_name')} is written and valid.")
-        return {"code": result.get("code"), "class_name": result.get("class_name"),
-                "messages": [reply]}  # fmt: skip
+        return {
+            "code": result.get("code"),
+            "class_name": result.get("class_name"),
+            "messages": [reply],
+        }
 
     def answer(state: MainState) -> dict[str, Any]:
         reply = answer_llm.invoke([SystemMessage(ANSWER_PROMPT), *state["messages"]])

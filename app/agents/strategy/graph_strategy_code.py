@@ -11,7 +11,6 @@ its class name out (for the backtesting runner to write to a file and run).
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,14 +99,20 @@ def code_script(messages: Sequence[BaseMessage]) -> AIMessage:
     spec = parse_request(_request(messages))
     tool_results = [m for m in messages if isinstance(m, ToolMessage)]
     if not tool_results:
-        call = {"name": "lookup_indicator", "args": {"name": spec.indicator},
-                "id": f"call_lookup_{spec.indicator}"}  # fmt: skip
+        call = {
+            "name": "lookup_indicator",
+            "args": {"name": spec.indicator},
+            "id": f"call_lookup_{spec.indicator}",
+        }
         return AIMessage(content="", tool_calls=[call])
     code = render_strategy(spec)
     last = tool_results[-1]
     if last.name != "validate_strategy_code":
-        call = {"name": "validate_strategy_code", "args": {"code": code},
-                "id": f"call_validate_{len(tool_results)}"}  # fmt: skip
+        call = {
+            "name": "validate_strategy_code",
+            "args": {"code": code},
+            "id": f"call_validate_{len(tool_results)}",
+        }
         return AIMessage(content="", tool_calls=[call])
     return AIMessage(content=f"Here is {spec.name}:\n```python\n{code}```")
 
@@ -118,9 +123,11 @@ def build_strategy_code_graph(model: BaseChatModel | None = None) -> CompiledSta
     llm = (model or get_chat_model(code_script)).bind_tools(tools)
 
     def coder(state: CodeState) -> dict[str, Any]:
-        log.info("Writing strategy code", event="agent.code.write",
-                 data={"turn": len(state.get("messages", [])),
-                       "attempt": state.get("attempts", 0) + 1})  # fmt: skip
+        log.info(
+            "Writing strategy code",
+            event="agent.code.write",
+            data={"turn": len(state.get("messages", [])), "attempt": state.get("attempts", 0) + 1},
+        )
         answer = llm.invoke([SystemMessage(SYSTEM_PROMPT), *state["messages"]])
         return {"messages": [answer]}
 
@@ -133,19 +140,33 @@ def build_strategy_code_graph(model: BaseChatModel | None = None) -> CompiledSta
         match = _FENCED.search(str(state["messages"][-1].content))
         code = match.group(1) if match else ""
         result = check_strategy_code(code)
-        errors = [str(e) for e in result["errors"]]  # type: ignore[attr-defined]
-        update = {"code": code or None, "class_name": result["class_name"],
-                  "valid": bool(result["valid"]), "errors": errors, "attempts": attempts}  # fmt: skip
+        errors = result["errors"]
+        update = {
+            "code": code or None,
+            "class_name": result["class_name"],
+            "valid": bool(result["valid"]),
+            "errors": errors,
+            "attempts": attempts,
+        }
         if result["valid"]:
-            log.info("Strategy code ready", event="agent.code.valid",
-                     data={"class_name": result["class_name"], "lines": code.count("\n")})  # fmt: skip
+            log.info(
+                "Strategy code ready",
+                event="agent.code.valid",
+                data={"class_name": result["class_name"], "lines": code.count("\n")},
+            )
             return Command(update=update, goto=END)
         if attempts >= MAX_ATTEMPTS:
-            log.warning("Strategy code still invalid; giving up", event="agent.code.invalid",
-                        data={"errors": errors, "attempts": attempts})  # fmt: skip
+            log.warning(
+                "Strategy code still invalid; giving up",
+                event="agent.code.invalid",
+                data={"errors": errors, "attempts": attempts},
+            )
             return Command(update=update, goto=END)
-        log.warning("Strategy code invalid; asking again", event="agent.code.retry",
-                    data={"errors": errors, "attempts": attempts})  # fmt: skip
+        log.warning(
+            "Strategy code invalid; asking again",
+            event="agent.code.retry",
+            data={"errors": errors, "attempts": attempts},
+        )
         retry = HumanMessage(f"The code is not valid ({'; '.join(errors)}). Fix it.")
         return Command(update={**update, "messages": [retry]}, goto="coder")
 

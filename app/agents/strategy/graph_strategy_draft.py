@@ -49,8 +49,11 @@ def draft_script(messages: Sequence[BaseMessage]) -> AIMessage:
     """The scripted analyst: look the indicator up, then answer with the draft as JSON."""
     spec = parse_request(_request(messages))
     if not any(isinstance(m, ToolMessage) for m in messages):
-        call = {"name": "lookup_indicator", "args": {"name": spec.indicator},
-                "id": f"call_lookup_{spec.indicator}"}  # fmt: skip
+        call = {
+            "name": "lookup_indicator",
+            "args": {"name": spec.indicator},
+            "id": f"call_lookup_{spec.indicator}",
+        }
         return AIMessage(content="", tool_calls=[call])
     crossing = "crosses above" if spec.indicator != "rsi" else "drops below 30"
     draft = {
@@ -68,8 +71,11 @@ def build_strategy_draft_graph(model: BaseChatModel | None = None) -> CompiledSt
     llm = (model or get_chat_model(draft_script)).bind_tools([lookup_indicator])
 
     def analyst(state: DraftState) -> dict[str, Any]:
-        log.info("Analysing strategy request", event="agent.draft.analyse",
-                 data={"turn": len(state.get("messages", []))})  # fmt: skip
+        log.info(
+            "Analysing strategy request",
+            event="agent.draft.analyse",
+            data={"turn": len(state.get("messages", []))},
+        )
         answer = llm.invoke([SystemMessage(SYSTEM_PROMPT), *state["messages"]])
         return {"messages": [answer]}
 
@@ -84,8 +90,11 @@ def build_strategy_draft_graph(model: BaseChatModel | None = None) -> CompiledSt
         except ValueError:
             log.warning("Draft is not JSON; kept as text", event="agent.draft.unparsed")
             draft = {"text": content}
-        log.info("Strategy drafted", event="agent.draft.done",
-                 data={"name": draft.get("name"), "indicator": draft.get("indicator")})  # fmt: skip
+        log.info(
+            "Strategy drafted",
+            event="agent.draft.done",
+            data={"name": draft.get("name"), "indicator": draft.get("indicator")},
+        )
         return {"draft": draft}
 
     graph = StateGraph(DraftState)
