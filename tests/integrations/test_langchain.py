@@ -73,7 +73,7 @@ REFERENCE_EVENTS = [
 def test_reference_graph_events_in_order(log_events: CapturedEvents) -> None:
     """A model call, a tool call and two routing decisions give the expected event sequence."""
     reference_graph().invoke(HUMAN, config={"callbacks": [LoggingCallback()]})
-    assert REFERENCE_EVENTS == names(agent_lines(log_events))
+    assert names(agent_lines(log_events)) == REFERENCE_EVENTS
 
 
 def test_every_event_carries_run_ids_and_ends_carry_duration(log_events: CapturedEvents) -> None:
@@ -87,7 +87,7 @@ def test_every_event_carries_run_ids_and_ends_carry_duration(log_events: Capture
         assert root == data["root_run_id"]
         if line["event"].endswith((".end", ".error")):
             assert isinstance(data["duration_ms"], float)
-    assert [0, 1, 2] == sorted({line["data"]["depth"] for line in lines})
+    assert sorted({line["data"]["depth"] for line in lines}) == [0, 1, 2]
     assert {"reference_agent"} == {line["component"] for line in lines}
 
 
@@ -116,20 +116,22 @@ def test_model_events_carry_prompt_output_usage_and_finish_reason(
     reference_graph().invoke(HUMAN, config={"callbacks": [LoggingCallback()]})
     start, second_start = log_events.by_event("agent.llm.start")
     first_end, second_end = log_events.by_event("agent.llm.end")
-    assert [{"role": "human", "content": "What is the BTC price?"}] == start["data"]["messages"]
-    assert "ToolThenAnswerModel" == start["data"]["model"]
-    assert "tool" == second_start["data"]["messages"][-1]["role"]
-    assert [{"name": "lookup_price", "args": {"pair": "BTC/USDT"}, "id": "call_1"}] == first_end[
-        "data"
-    ]["tool_calls"]
-    assert {"input_tokens": 10, "output_tokens": 3, "total_tokens": 13} == first_end["data"][
-        "usage"
+    assert start["data"]["messages"] == [{"role": "human", "content": "What is the BTC price?"}]
+    assert start["data"]["model"] == "ToolThenAnswerModel"
+    assert second_start["data"]["messages"][-1]["role"] == "tool"
+    assert first_end["data"]["tool_calls"] == [
+        {"name": "lookup_price", "args": {"pair": "BTC/USDT"}, "id": "call_1"}
     ]
-    assert ("tool_calls", "stop") == (
+    assert first_end["data"]["usage"] == {
+        "input_tokens": 10,
+        "output_tokens": 3,
+        "total_tokens": 13,
+    }
+    assert (
         first_end["data"]["finish_reason"],
         second_end["data"]["finish_reason"],
-    )
-    assert "The price is 42000.5." == second_end["data"]["output"]
+    ) == ("tool_calls", "stop")
+    assert second_end["data"]["output"] == "The price is 42000.5."
 
 
 def test_tool_events_carry_name_input_call_id_and_output(log_events: CapturedEvents) -> None:
@@ -137,63 +139,64 @@ def test_tool_events_carry_name_input_call_id_and_output(log_events: CapturedEve
     reference_graph().invoke(HUMAN, config={"callbacks": [LoggingCallback()]})
     (start,) = log_events.by_event("agent.tool.start")
     (end,) = log_events.by_event("agent.tool.end")
-    assert ("lookup_price", {"pair": "BTC/USDT"}, "call_1") == (
+    assert (
         start["data"]["tool"],
         start["data"]["input"],
         start["data"]["tool_call_id"],
-    )
-    assert ("42000.5", "ok") == (end["data"]["output"], end["data"]["status"])
+    ) == ("lookup_price", {"pair": "BTC/USDT"}, "call_1")
+    assert (end["data"]["output"], end["data"]["status"]) == ("42000.5", "ok")
 
 
 def test_conditional_edge_decision_names_label_target_and_source(
     log_events: CapturedEvents,
 ) -> None:
-    """A conditional edge logs its label, the target node (from the graph) and the node it leaves."""
+    """A conditional edge logs its label, the target node and the node it leaves."""
     graph = labelled_routes_graph()
     state: LabelState = {"text": "buy BTC"}
     graph.invoke(state, config={"callbacks": [LoggingCallback(graph=graph)]})
     (decision,) = log_events.by_event("agent.route.decision")
     data = decision["data"]
-    assert ("classify", "pick", "edge", ["buy"], ["place_order"]) == (
+    assert (
         data["from_node"],
         data["edge"],
         data["via"],
         data["labels"],
         data["targets"],
-    )
-    assert "route classify -> place_order" == decision["message"]
+    ) == ("classify", "pick", "edge", ["buy"], ["place_order"])
+    assert decision["message"] == "route classify -> place_order"
 
 
 def test_send_fan_out_and_command_goto_are_decisions(log_events: CapturedEvents) -> None:
     """Send fan-out names each branch; Command(goto=...) names its target; both branches run."""
     fan_out_graph().invoke({"pairs": ["BTC/USDT", "ETH/USDT"]}, {"callbacks": [LoggingCallback()]})
     fan, command = log_events.by_event("agent.route.decision")
-    assert ("plan", ["price", "price"], "edge") == (
+    assert (
         fan["data"]["from_node"],
         fan["data"]["targets"],
         fan["data"]["via"],
-    )
-    assert ("decide", ["report"], "command") == (
+    ) == ("plan", ["price", "price"], "edge")
+    assert (
         command["data"]["from_node"],
         command["data"]["targets"],
         command["data"]["via"],
-    )
+    ) == ("decide", ["report"], "command")
     price_ends = [
         line
         for line in log_events.by_event("agent.node.end")
         if line["data"]["langgraph_node"] == "price"
     ]
-    assert [{"prices": ["BTC/USDT=1"]}, {"prices": ["ETH/USDT=1"]}] == sorted(
-        (line["data"]["output"] for line in price_ends), key=str
-    )
+    assert sorted((line["data"]["output"] for line in price_ends), key=str) == [
+        {"prices": ["BTC/USDT=1"]},
+        {"prices": ["ETH/USDT=1"]},
+    ]
     (decide_end,) = [
         line
         for line in log_events.by_event("agent.node.end")
         if line["data"]["langgraph_node"] == "decide"
     ]
-    assert {"command": {"goto": ["report"], "update": {"verdict": "report"}}} == decide_end[
-        "data"
-    ]["output"]
+    assert decide_end["data"]["output"] == {
+        "command": {"goto": ["report"], "update": {"verdict": "report"}}
+    }
 
 
 def test_a_failing_tool_logs_tool_node_and_graph_errors(log_events: CapturedEvents) -> None:
@@ -205,23 +208,24 @@ def test_a_failing_tool_logs_tool_node_and_graph_errors(log_events: CapturedEven
     with pytest.raises(RuntimeError, match="exchange unavailable"):
         graph.invoke(HUMAN, config={"callbacks": [callback]})
     (tool_error,) = log_events.by_event("agent.tool.error")
-    assert ("ERROR", "RuntimeError", "exchange unavailable") == (
+    assert (
         tool_error["level"],
         tool_error["exception"]["type"],
         tool_error["exception"]["message"],
-    )
-    assert ["agent.node.error", "agent.graph.error"] == [
-        line["event"] for line in agent_lines(log_events)[-2:]
+    ) == ("ERROR", "RuntimeError", "exchange unavailable")
+    assert [line["event"] for line in agent_lines(log_events)[-2:]] == [
+        "agent.node.error",
+        "agent.graph.error",
     ]
-    assert 0 == len(callback.runs)
+    assert len(callback.runs) == 0
 
 
 def test_a_handled_tool_error_is_logged_and_the_run_goes_on(log_events: CapturedEvents) -> None:
     """With ToolNode handling errors, the tool error is logged and the graph still ends well."""
     graph = reference_graph(ToolThenAnswerModel(tool_args={"pair": "FAIL/USDT"}))
     graph.invoke(HUMAN, config={"callbacks": [LoggingCallback()]})
-    assert 1 == len(log_events.by_event("agent.tool.error"))
-    assert "ok" == log_events.by_event("agent.graph.end")[0]["data"]["status"]
+    assert len(log_events.by_event("agent.tool.error")) == 1
+    assert log_events.by_event("agent.graph.end")[0]["data"]["status"] == "ok"
 
 
 def test_a_failing_node_logs_node_and_graph_errors(log_events: CapturedEvents) -> None:
@@ -237,13 +241,13 @@ def test_a_failing_node_logs_node_and_graph_errors(log_events: CapturedEvents) -
     with pytest.raises(ValueError, match="bad state"):
         builder.compile().invoke({"text": ""}, config={"callbacks": [callback]})
     node_error, graph_error = agent_lines(log_events)[-2:]
-    assert ("agent.node.error", "broken", "ValueError") == (
+    assert (
         node_error["event"],
         node_error["data"]["langgraph_node"],
         node_error["exception"]["type"],
-    )
-    assert ("agent.graph.error", "error") == (graph_error["event"], graph_error["data"]["status"])
-    assert 0 == len(callback.runs)
+    ) == ("agent.node.error", "broken", "ValueError")
+    assert (graph_error["event"], graph_error["data"]["status"]) == ("agent.graph.error", "error")
+    assert len(callback.runs) == 0
 
 
 def test_secrets_in_prompt_tool_input_and_metadata_never_appear(
@@ -260,8 +264,8 @@ def test_secrets_in_prompt_tool_input_and_metadata_never_appear(
     reference_graph(model).invoke(prompt, config=config)
     text = b"".join(orjson.dumps(line) for line in log_events.raw).decode()
     assert secret not in text
-    assert "pro" == log_events.by_event("agent.graph.start")[0]["data"]["metadata"]["user_tier"]
-    assert at.REDACTED == log_events.by_event("agent.tool.start")[0]["data"]["input"]["api_key"]
+    assert log_events.by_event("agent.graph.start")[0]["data"]["metadata"]["user_tier"] == "pro"
+    assert log_events.by_event("agent.tool.start")[0]["data"]["input"]["api_key"] == at.REDACTED
 
 
 def test_a_one_megabyte_prompt_gives_bounded_lines(log_events: CapturedEvents) -> None:
@@ -280,12 +284,14 @@ def test_options_turn_bodies_off_cut_them_and_set_levels(log_events: CapturedEve
     reference_graph().invoke(HUMAN, config={"callbacks": [off]})
     for line in agent_lines(log_events):
         assert not {"input", "output", "messages"} & line["data"].keys()
-    assert {"DEBUG"} == {line["level"] for line in agent_lines(log_events) if ".llm." in line["event"]}
+    assert {"DEBUG"} == {
+        line["level"] for line in agent_lines(log_events) if ".llm." in line["event"]
+    }
     log_events.clear()
     short = LoggingCallback(max_body_chars=5)
     reference_graph().invoke(HUMAN, config={"callbacks": [short]})
     start = log_events.by_event("agent.llm.start")[0]
-    assert "What …[truncated 17 chars]" == start["data"]["messages"][0]["content"]
+    assert start["data"]["messages"][0]["content"] == "What …[truncated 17 chars]"
     with pytest.raises(ValueError, match="unknown event kind"):
         LoggingCallback(levels={"nodes": "INFO"})
 
@@ -308,19 +314,19 @@ def test_custom_events_retrievers_and_streamed_tokens(log_events: CapturedEvents
     callback = LoggingCallback(stream_tokens=True)
     RunnableLambda(research).invoke("prices", config={"callbacks": [callback]})
     (custom,) = log_events.by_event("agent.custom")
-    assert ("research.progress", {"step": 1}) == (
+    assert (
         custom["data"]["name"],
         custom["data"]["payload"],
-    )
+    ) == ("research.progress", {"step": 1})
     (retrieved,) = log_events.by_event("agent.retriever.end")
-    assert (2, ["d1", "d2"]) == (
+    assert (
         retrieved["data"]["document_count"],
         retrieved["data"]["document_ids"],
-    )
-    assert "prices" == log_events.by_event("agent.retriever.start")[0]["data"]["query"]
+    ) == (2, ["d1", "d2"])
+    assert log_events.by_event("agent.retriever.start")[0]["data"]["query"] == "prices"
     (llm_end,) = log_events.by_event("agent.llm.end")
     assert llm_end["data"]["stream"]["tokens"] >= 3
-    assert 0 == len(callback.runs)
+    assert len(callback.runs) == 0
 
 
 def test_interrupt_and_resume_are_logged(log_events: CapturedEvents) -> None:
@@ -340,14 +346,14 @@ def test_interrupt_and_resume_are_logged(log_events: CapturedEvents) -> None:
     graph.invoke({"text": ""}, config=config)
     graph.invoke(Command(resume="yes"), config=config)
     (interrupted,) = log_events.by_event("agent.interrupt")
-    assert {"interrupt": {"question": "place the order?"}} == {
-        "interrupt": interrupted["data"]["interrupts"][0]["interrupt"]
+    assert {"interrupt": interrupted["data"]["interrupts"][0]["interrupt"]} == {
+        "interrupt": {"question": "place the order?"}
     }
-    assert 1 == len(log_events.by_event("agent.resume"))
+    assert len(log_events.by_event("agent.resume")) == 1
     node_statuses = [line["data"]["status"] for line in log_events.by_event("agent.node.end")]
-    assert ["interrupted", "ok"] == node_statuses
-    assert [] == log_events.by_event("agent.node.error")
-    assert 0 == len(callback.runs)
+    assert node_statuses == ["interrupted", "ok"]
+    assert log_events.by_event("agent.node.error") == []
+    assert len(callback.runs) == 0
 
 
 def test_never_sets_a_contextvar_and_never_raises(
@@ -367,11 +373,11 @@ def test_never_sets_a_contextvar_and_never_raises(
     callback = LoggingCallback()
     for _ in range(2):
         result = reference_graph().invoke(HUMAN, config={"callbacks": [callback]})
-        assert "The price is 42000.5." == result["messages"][-1].content
+        assert result["messages"][-1].content == "The price is 42000.5."
     failures = log_events.by_event("agent.callback.failed")
     assert {"WARNING"} == {line["level"] for line in failures}
     assert len(failures) == len({line["message"] for line in failures})
-    assert 0 == len(callback.runs)
+    assert len(callback.runs) == 0
 
 
 def test_run_map_is_empty_after_ten_thousand_runs() -> None:
@@ -391,7 +397,7 @@ def test_run_map_is_empty_after_ten_thousand_runs() -> None:
             chain.invoke(n, config={"callbacks": [callback]})
         except ValueError:
             pass
-    assert 0 == len(callback.runs)
+    assert len(callback.runs) == 0
 
 
 def test_run_map_is_empty_after_graph_runs_with_errors(log_events: CapturedEvents) -> None:
@@ -406,7 +412,7 @@ def test_run_map_is_empty_after_graph_runs_with_errors(log_events: CapturedEvent
             (failing if n % 3 == 0 else ok_graph).invoke(HUMAN, config={"callbacks": [callback]})
         except RuntimeError:
             pass
-    assert 0 == len(callback.runs)
+    assert len(callback.runs) == 0
 
 
 MODES = ["invoke", "ainvoke", "stream", "astream", "astream_events"]
@@ -437,5 +443,5 @@ def test_every_run_mode_gives_the_same_events(mode: str, log_events: CapturedEve
         else:
             asyncio.run(run_async())
     lines = agent_lines(log_events)
-    assert REFERENCE_EVENTS == names(lines)
+    assert names(lines) == REFERENCE_EVENTS
     assert {f"cid-{mode}"} == {line["correlation_id"] for line in lines}
