@@ -48,6 +48,7 @@ DEFAULT_LEVELS: Mapping[str, int] = {
 _CONTEXT_KEYS = ("correlation_id", "user_id", "strategy_id", "backtest_id")
 # Invocation parameters worth a line; anything else (keys, clients, headers) is never read.
 _PARAMS = ("model", "model_name", "temperature", "max_tokens", "top_p", "top_k", "stop")
+_BODY_KINDS = frozenset(("llm", "tool", "retriever"))
 _INTERNAL_METADATA = ("langgraph_", "ls_", "checkpoint_", "thread_id", "__")
 
 
@@ -183,7 +184,16 @@ class LoggingCallback(GraphCallbackHandler):
                 new_span_id(),
                 parent.span_id,
                 parent.fields,
+                parent,
             )
+        if parent is not None and kind in _BODY_KINDS:
+            # The nodes above now repeat what this run logs: they log their update's keys only.
+            ancestor: RunState | None = parent
+            while ancestor is not None and not ancestor.reported_child:
+                ancestor.reported_child = True
+                if ancestor.kind in ("node", "graph"):
+                    break
+                ancestor = ancestor.parent
         self.runs.add(run_id, state)
         return state
 
@@ -330,21 +340,26 @@ class LoggingCallback(GraphCallbackHandler):
                 if found is not None:
                     self._decision(state, state.node or "", state.name, *found, via="edge")
                 elif self._log.isEnabledFor(self.levels["chain"]):
-                    data = {"output": self._body(outputs)} if self.log_outputs else {}
+                    chain_data = {"output": self._body(outputs)} if self.log_outputs else {}
                     self._emit(
                         self.levels["chain"],
                         state,
                         "agent.chain.end",
                         f"chain {state.name} ended",
-                        data,
+                        chain_data,
                         duration=True,
                     )
                 return
             level = self.levels[state.kind]
             if self._log.isEnabledFor(level):
-                data = {"status": "ok"}
+                data: dict[str, Any] = {"status": "ok"}
                 if self.log_outputs:
-                    data["output"] = self._body(outputs)
+                    if state.kind == "graph":
+                        data["output"] = self._body(_final_state(outputs))
+                    elif state.reported_child and isinstance(outputs, Mapping):
+                        data["updated"] = list(outputs)
+                    else:
+                        data["output"] = self._body(outputs)
                 self._emit(
                     level,
                     state,
@@ -816,6 +831,20 @@ class LoggingCallback(GraphCallbackHandler):
             self._emit(level, state, name, message, data)
         except Exception as error:
             self._guard_failed(name, error)
+
+
+def _final_state(output: Any) -> Any:
+    """A graph's output with each message list cut to its count and last message (every message
+    was logged when a model or a tool produced it)."""
+    if not isinstance(output, Mapping):
+        return output
+    out: dict[str, Any] = {}
+    for key, value in output.items():
+        if isinstance(value, list) and len(value) > 1 and isinstance(value[-1], BaseMessage):
+            out[key] = {"count": len(value), "last": value[-1]}
+        else:
+            out[key] = value
+    return out
 
 
 def _after_node_function(tags: list[str] | None) -> bool:

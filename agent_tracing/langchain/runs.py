@@ -27,6 +27,7 @@ class RunState:
     Attributes:
         run_id: The run's id (string form).
         parent_run_id: The parent run's id, ``None`` at the root.
+        parent: The parent run's state, ``None`` at the root.
         root_run_id: The id of the root run of this tree.
         depth: 0 at the root, parent's depth + 1 below.
         kind: ``graph``, ``node``, ``route``, ``chain``, ``llm``, ``tool`` or ``retriever``.
@@ -38,6 +39,8 @@ class RunState:
         started: ``time.perf_counter()`` at the start.
         tokens: Streamed tokens counted so far (LLM runs, when streaming is logged).
         first_token_ms: Milliseconds to the first streamed token.
+        reported_child: A model, tool or retriever below this run logged its body (so the
+            node's own output repeats it).
         pending_input: The input of a chain not logged yet: a graph run inside a node looks like
             any chain until its first node starts.
     """
@@ -49,9 +52,11 @@ class RunState:
         "kind",
         "name",
         "node",
+        "parent",
         "parent_run_id",
         "parent_span_id",
         "pending_input",
+        "reported_child",
         "root_run_id",
         "run_id",
         "span_id",
@@ -71,8 +76,10 @@ class RunState:
         span_id: str,
         parent_span_id: str | None,
         fields: dict[str, Any],
+        parent: RunState | None = None,
     ) -> None:
         self.run_id = run_id
+        self.parent = parent
         self.parent_run_id = parent_run_id
         self.root_run_id = root_run_id
         self.depth = depth
@@ -86,6 +93,7 @@ class RunState:
         self.tokens = 0
         self.first_token_ms: float | None = None
         self.pending_input: Any = _NOTHING
+        self.reported_child = False
 
     @property
     def duration_ms(self) -> float:
