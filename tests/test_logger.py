@@ -80,11 +80,11 @@ def test_extra_places_one_line_in_a_span(log_events: CapturedEvents) -> None:
         log.info("in run", extra={"span_id": "00000000000000aa", "parent_span_id": None})
         log.info("plain")
     inner, plain = log_events.raw[1], log_events.raw[2]
-    assert ("00000000000000aa", None, None) == (
+    assert (
         inner["span_id"],
         inner["parent_span_id"],
         inner["data"],
-    )
+    ) == ("00000000000000aa", None, None)
     assert log_events.raw[0]["span_id"] == plain["span_id"]
 
 

@@ -1,4 +1,4 @@
-"""Serialisation of what callbacks receive: messages, Documents, Send, Command, Interrupt, models."""
+"""Serialisation of what callbacks get: messages, Documents, Send, Command, Interrupt, models."""
 
 from __future__ import annotations
 
