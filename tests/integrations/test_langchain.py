@@ -445,3 +445,29 @@ def test_every_run_mode_gives_the_same_events(mode: str, log_events: CapturedEve
     lines = agent_lines(log_events)
     assert names(lines) == REFERENCE_EVENTS
     assert {f"cid-{mode}"} == {line["correlation_id"] for line in lines}
+
+
+def test_model_and_retriever_errors_are_logged(log_events: CapturedEvents) -> None:
+    """A model call and a retrieval that raise log llm/retriever error events with the exception."""
+
+    class Overloaded(ToolThenAnswerModel):
+        def _generate(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("provider overloaded")
+
+    class Down(BaseRetriever):
+        def _get_relevant_documents(self, query: str, *, run_manager: Any) -> list[Document]:
+            raise ConnectionError("vector store down")
+
+    callback = LoggingCallback()
+    with pytest.raises(RuntimeError, match="provider overloaded"):
+        reference_graph(Overloaded()).invoke(HUMAN, config={"callbacks": [callback]})
+    with pytest.raises(ConnectionError):
+        Down().invoke("btc", config={"callbacks": [callback]})
+    (llm_error,) = log_events.by_event("agent.llm.error")
+    (retriever_error,) = log_events.by_event("agent.retriever.error")
+    assert (llm_error["level"], llm_error["exception"]["message"]) == (
+        "ERROR",
+        "provider overloaded",
+    )
+    assert retriever_error["exception"]["type"] == "ConnectionError"
+    assert len(callback.runs) == 0

@@ -167,3 +167,32 @@ def test_fifty_concurrent_runs_keep_their_ids(log_events: CapturedEvents) -> Non
             assert request_spans[n] == line["parent_span_id"]
     assert len(lines) == 50 * 16
     assert len(callback.runs) == 0
+
+
+def test_task_context_reaches_every_event(log_events: CapturedEvents) -> None:
+    """A worker-like thread that sets a task's context (as the task integration does) sees it
+    on every event, and the run hangs under the task's span."""
+    carried = {"correlation_id": "cid-task", "user_id": "user-7", "backtest_id": 789}
+    spans: list[str | None] = []
+
+    def task_body() -> None:
+        token = at.replace_contextvars(carried)
+        try:
+            with at.span("tasks.run_agent", kind="task") as task:
+                spans.append(task.span_id)
+                reference_graph().invoke(
+                    {"messages": [HumanMessage("price?")]},
+                    config={"callbacks": [LoggingCallback()]},
+                )
+        finally:
+            at.reset_contextvars(token)
+
+    worker = threading.Thread(target=task_body)
+    worker.start()
+    worker.join(timeout=60)
+    lines = agent_lines(log_events)
+    assert len(lines) == 16
+    assert {(line["correlation_id"], line["user_id"], line["backtest_id"]) for line in lines} == {
+        ("cid-task", "user-7", 789)
+    }
+    assert lines[0]["parent_span_id"] == spans[0]
