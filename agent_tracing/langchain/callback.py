@@ -48,6 +48,8 @@ DEFAULT_LEVELS: Mapping[str, int] = {
 _CONTEXT_KEYS = ("correlation_id", "user_id", "strategy_id", "backtest_id")
 # Invocation parameters worth a line; anything else (keys, clients, headers) is never read.
 _PARAMS = ("model", "model_name", "temperature", "max_tokens", "top_p", "top_k", "stop")
+# Marks a bubbling Command(graph=PARENT) whose decision was logged by the node that issued it.
+_ROUTED = "_agent_tracing_routed"
 _BODY_KINDS = frozenset(("llm", "tool", "retriever"))
 _INTERNAL_METADATA = ("langgraph_", "ls_", "checkpoint_", "thread_id", "__")
 
@@ -390,10 +392,17 @@ class LoggingCallback(GraphCallbackHandler):
         try:
             kind = "chain" if state.kind == "route" else state.kind
             if isinstance(error, ParentCommand):
+                # Command(graph=PARENT): not a failure. The node that issued it logs the decision;
+                # the runs it bubbles through (its graph, the parent's node) only end.
                 command = error.args[0]
-                found = route_labels(command)
-                if found is not None and state.kind == "node":
-                    self._decision(state, state.name, state.name, *found, via="command")
+                self._emit(self.levels[kind], state, f"agent.{kind}.end",
+                           f"{kind} {state.name} ended with a command to the parent graph",
+                           {"status": "command"}, duration=True)  # fmt: skip
+                if state.kind == "node" and not getattr(error, _ROUTED, False):
+                    setattr(error, _ROUTED, True)
+                    found = route_labels(command)
+                    if found is not None:
+                        self._decision(state, state.name, state.name, *found, via="command")
                 return
             if isinstance(error, GraphBubbleUp):
                 level = self.levels[kind]

@@ -471,3 +471,36 @@ def test_model_and_retriever_errors_are_logged(log_events: CapturedEvents) -> No
     )
     assert retriever_error["exception"]["type"] == "ConnectionError"
     assert len(callback.runs) == 0
+
+
+def test_a_command_to_the_parent_graph_is_one_decision(log_events: CapturedEvents) -> None:
+    """Command(graph=PARENT) from a subgraph's node: one decision by that node, ends elsewhere."""
+
+    def escalate(state: LabelState) -> Command[str]:
+        return Command(graph=Command.PARENT, goto="human", update={"text": "escalated"})
+
+    inner = StateGraph(LabelState)
+    inner.add_node("escalate", escalate)
+    inner.add_edge(START, "escalate")
+    outer = StateGraph(LabelState)
+    outer.add_node("support", inner.compile(name="support_agent"), destinations=("human",))
+    outer.add_node("human", lambda state: {})
+    outer.add_edge(START, "support")
+    outer.add_edge("human", END)
+    callback = LoggingCallback()
+    result = outer.compile().invoke({"text": ""}, config={"callbacks": [callback]})
+    assert result == {"text": "escalated"}
+    (decision,) = log_events.by_event("agent.route.decision")
+    assert (decision["data"]["from_node"], decision["data"]["targets"]) == ("escalate", ["human"])
+    statuses = [
+        (line["event"], line["data"]["status"])
+        for line in agent_lines(log_events)
+        if line["data"].get("status") == "command"
+    ]
+    assert statuses == [
+        ("agent.node.end", "command"),
+        ("agent.graph.end", "command"),
+        ("agent.node.end", "command"),
+    ]
+    assert log_events.by_event("agent.node.error") == []
+    assert len(callback.runs) == 0
