@@ -368,7 +368,7 @@ def test_never_sets_a_contextvar_and_never_raises(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("serialiser broke")
 
-    monkeypatch.setattr("agent_tracing.langchain.callback.to_loggable", boom)
+    monkeypatch.setattr("agent_tracing.langchain.base.to_loggable", boom)
     log_events.clear()
     callback = LoggingCallback()
     for _ in range(2):
