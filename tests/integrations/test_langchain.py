@@ -3,8 +3,10 @@ failures, secrets, limits, options and the run map."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -504,3 +506,21 @@ def test_a_command_to_the_parent_graph_is_one_decision(log_events: CapturedEvent
     ]
     assert log_events.by_event("agent.node.error") == []
     assert len(callback.runs) == 0
+
+
+def test_the_integration_imports_the_core_and_its_frameworks_only() -> None:
+    """No module of agent_tracing.langchain imports another integration."""
+    package = Path(at.__file__).parent / "langchain"
+    others = {f"agent_tracing.{name}" for name in ("fastapi", "celery", "freqtrade", "sqlalchemy")}
+    imported: set[str] = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert imported & others == set()
+    assert {name.split(".")[0] for name in imported} <= {
+        "agent_tracing", "langchain_core", "langgraph", "pydantic", "__future__", "collections",
+        "logging", "threading", "time", "typing", "uuid",
+    }  # fmt: skip
