@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.documents import Document
-from langchain_core.messages import BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.types import Command, Interrupt, Send
 from pydantic import BaseModel
 
@@ -61,10 +61,10 @@ def message_dict(message: BaseMessage, max_chars: int | None) -> dict[str, Any]:
     }
     if message.name:
         out["name"] = message.name
-    tool_calls = getattr(message, "tool_calls", None)
-    if tool_calls:
-        out["tool_calls"] = [tool_call_dict(call, max_chars) for call in tool_calls]
-    if isinstance(message, ToolMessage):
+    if isinstance(message, AIMessage):
+        if message.tool_calls:
+            out["tool_calls"] = [tool_call_dict(call, max_chars) for call in message.tool_calls]
+    elif isinstance(message, ToolMessage):
         out["tool_call_id"] = message.tool_call_id
         if message.status != "success":
             out["status"] = message.status
