@@ -47,6 +47,7 @@ _INTERNAL_METADATA = ("langgraph_", "ls_", "checkpoint_", "thread_id", "__")
 
 
 def level_number(value: int | str) -> int:
+    """A level given as a number or a name (``"DEBUG"``) as a number; ``ValueError`` if unknown."""
     if isinstance(value, int):
         return value
     level = logging.getLevelName(value.upper())
@@ -56,6 +57,7 @@ def level_number(value: int | str) -> int:
 
 
 def run_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], default: str) -> str:
+    """The run's name: the ``name`` LangChain passes, else the serialised name or class path."""
     name = kwargs.get("name")
     if name:
         return str(name)
@@ -69,6 +71,7 @@ def run_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], de
 
 
 def user_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The caller's run metadata, without the keys LangChain and LangGraph add themselves."""
     if not metadata:
         return None
     kept = {k: v for k, v in metadata.items() if not k.startswith(_INTERNAL_METADATA)}

@@ -1,9 +1,8 @@
-"""Fixtures of the agent tests: run a graph sync or async, keep the agent's normalised events."""
+"""Fixtures of the agent tests: run a graph sync or async inside a request-like context."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,9 +10,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 import agent_tracing as at
 from agent_tracing.langchain import LoggingCallback
-from agent_tracing.testing import CapturedEvents, normalize_events
-
-Runner = Callable[[CompiledStateGraph[Any], dict[str, Any], str], dict[str, Any]]
+from tests.app.agents.support import Runner
 
 
 @pytest.fixture
@@ -31,8 +28,3 @@ def run_graph() -> Runner:
         return result
 
     return run
-
-
-def agent_events(log_events: CapturedEvents) -> list[dict[str, Any]]:
-    """The run's lines, normalised for snapshots (the event loop's own debug line left out)."""
-    return normalize_events(line for line in log_events.raw if line["logger"] != "asyncio")

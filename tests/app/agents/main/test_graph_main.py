@@ -9,7 +9,7 @@ from syrupy.assertion import SnapshotAssertion
 from agent_tracing.langchain import LoggingCallback
 from agent_tracing.testing import CapturedEvents
 from app.agents.main.graph_main import build_main_graph, route_script, run_main_agent
-from tests.app.agents.conftest import Runner, agent_events
+from tests.app.agents.support import Runner, agent_events
 
 REQUESTS = {
     "draft": "Draft a strategy idea: an EMA crossover 12/26 on 1h",

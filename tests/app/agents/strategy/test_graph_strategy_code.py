@@ -19,7 +19,7 @@ from app.agents.strategy.graph_strategy_code import (
     build_strategy_code_graph,
     generate_strategy_code,
 )
-from tests.app.agents.conftest import Runner, agent_events
+from tests.app.agents.support import Runner, agent_events
 
 REQUEST = "Write an SMA crossover 10/30 strategy on 1h"
 

@@ -8,7 +8,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from agent_tracing.testing import CapturedEvents
 from app.agents.strategy.graph_strategy_draft import build_strategy_draft_graph
-from tests.app.agents.conftest import Runner, agent_events
+from tests.app.agents.support import Runner, agent_events
 
 REQUEST = "An RSI 14 mean reversion strategy on 15m"
 
