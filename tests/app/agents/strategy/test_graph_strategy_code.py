@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import types
 from collections.abc import Sequence
 
+import numpy as np
+import pandas as pd
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from syrupy.assertion import SnapshotAssertion
@@ -68,3 +71,29 @@ def test_invalid_code_is_retried_then_reported(log_events: CapturedEvents) -> No
         if line["data"]["via"] == "command"
     ]
     assert commands == [["coder"], ["__end__"]]
+
+
+@pytest.mark.parametrize("prompt", ["an SMA crossover 10/30 on 1h", "RSI 14 on 5m", "EMA 12 26"])
+def test_generated_strategy_signals_on_candles(prompt: str) -> None:
+    """The generated class loads with freqtrade's IStrategy and marks entries and exits."""
+    result = generate_strategy_code(prompt)
+    module = types.ModuleType(result.class_name)
+    exec(compile(result.code, f"{result.class_name}.py", "exec"), module.__dict__)
+    strategy_class = getattr(module, result.class_name)
+    strategy = strategy_class({"stake_currency": "USDT", "dry_run": True})
+    close = 100 + np.cumsum(np.random.default_rng(7).normal(0, 1, 400))
+    candles = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-01-01", periods=400, freq="h", tz="UTC"),
+            "open": close,
+            "high": close + 1,
+            "low": close - 1,
+            "close": close,
+            "volume": 10.0,
+        }
+    )
+    metadata = {"pair": "BTC/USDT"}
+    frame = strategy.populate_indicators(candles, metadata)
+    frame = strategy.populate_exit_trend(strategy.populate_entry_trend(frame, metadata), metadata)
+    assert frame["enter_long"].fillna(0).sum() > 0
+    assert frame["exit_long"].fillna(0).sum() > 0
