@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agent_tracing.context import _CONTEXT, CONTEXT_FIELDS
+from agent_tracing.context import _CONTEXT, CONTEXT_FIELDS, SPAN_FIELDS
 from agent_tracing.records import ATTR_CONTEXT, ATTR_DATA, ATTR_EVENT, ATTR_FIELDS
 
 __all__ = ["BoundLogger", "get_logger"]
@@ -36,7 +36,9 @@ _LEVEL_NAMES = {
     ERROR: "ERROR",
     CRITICAL: "CRITICAL",
 }
-_EXTRA_FIELDS = frozenset(CONTEXT_FIELDS)
+# Keys of ``extra`` (and of ``bind()``) read as the line's own schema fields. The span fields let a
+# caller that tracks its own tree (a callback handler) place one line in a span without binding it.
+_EXTRA_FIELDS = frozenset((*CONTEXT_FIELDS, *SPAN_FIELDS))
 _LogRecord = logging.LogRecord
 _start_time = logging._startTime  # type: ignore[attr-defined]
 
@@ -86,9 +88,9 @@ class BoundLogger:
     ``extra``: ``data`` (a mapping added to the line's ``data``), ``event`` (a dotted event name)
     and
     the context fields ``correlation_id``, ``user_id``, ``strategy_id``, ``backtest_id`` and
-    ``component`` for this line only. Keys of ``extra`` that name context fields or ``data`` are
-    read the same way (the seed's ``extra={"user_id": ..., "data": {...}}``); other keys of
-    ``extra`` go into ``data``.
+    ``component`` for this line only. Keys of ``extra`` that name context fields, ``span_id``,
+    ``parent_span_id`` or ``data`` are read the same way (the seed's
+    ``extra={"user_id": ..., "data": {...}}``); other keys of ``extra`` go into ``data``.
     """
 
     __slots__ = ("_bound", "_logger", "name")

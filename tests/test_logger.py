@@ -73,6 +73,21 @@ def test_seed_style_extra_is_understood(log_events: CapturedEvents) -> None:
     assert line["data"] == {"k": 1, "email_domain": "x.org"}
 
 
+def test_extra_places_one_line_in_a_span(log_events: CapturedEvents) -> None:
+    """extra={"span_id", "parent_span_id"} sets the line's span fields over the bound span."""
+    log = at.get_logger("app.x")
+    with at.span("outer", logger="app.x"):
+        log.info("in run", extra={"span_id": "00000000000000aa", "parent_span_id": None})
+        log.info("plain")
+    inner, plain = log_events.raw[1], log_events.raw[2]
+    assert (
+        inner["span_id"],
+        inner["parent_span_id"],
+        inner["data"],
+    ) == ("00000000000000aa", None, None)
+    assert log_events.raw[0]["span_id"] == plain["span_id"]
+
+
 def test_component_falls_back_to_the_logger_name(log_events: CapturedEvents) -> None:
     """Without an explicit component, component is the logger name; bound component wins."""
     at.get_logger("app.api.routers.users").info("a")

@@ -1,0 +1,274 @@
+"""The plumbing of ``LoggingCallback``: options, the run map, and one place that writes a line.
+
+Each run (the graph, a node, a model call, a tool, a retriever, a chain) gets its own span id; the
+root run's parent span is the span enclosing the call (the HTTP request, the task), a child run's
+parent span is its parent run's span. Lines carry the context fields read once at the root's start
+and the span fields of their run, passed per line: the handler never sets a context variable (one
+set in a callback under ``invoke`` would leak into the caller after the run).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from langgraph.callbacks import GraphCallbackHandler
+
+from agent_tracing import BoundLogger, get_context_value, get_logger, new_span_id
+from agent_tracing.langchain.runs import RunMap, RunState
+from agent_tracing.langchain.serialize import to_loggable
+
+__all__ = [
+    "DEFAULT_LEVELS",
+    "HandlerBase",
+    "level_number",
+    "route_maps",
+    "run_name",
+    "user_metadata",
+]
+
+DEFAULT_LEVELS: Mapping[str, int] = {
+    "graph": logging.INFO,
+    "node": logging.INFO,
+    "route": logging.INFO,
+    "llm": logging.INFO,
+    "tool": logging.INFO,
+    "retriever": logging.INFO,
+    "chain": logging.DEBUG,
+    "custom": logging.INFO,
+    "interrupt": logging.INFO,
+}
+_CONTEXT_KEYS = ("correlation_id", "user_id", "strategy_id", "backtest_id")
+_BODY_KINDS = frozenset(("llm", "tool", "retriever"))
+_INTERNAL_METADATA = ("langgraph_", "ls_", "checkpoint_", "thread_id", "__")
+
+
+def level_number(value: int | str) -> int:
+    """A level given as a number or a name (``"DEBUG"``) as a number; ``ValueError`` if unknown."""
+    if isinstance(value, int):
+        return value
+    level = logging.getLevelName(value.upper())
+    if not isinstance(level, int):
+        raise ValueError(f"unknown level {value!r}")
+    return level
+
+
+def run_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], default: str) -> str:
+    """The run's name: the ``name`` LangChain passes, else the serialised name or class path."""
+    name = kwargs.get("name")
+    if name:
+        return str(name)
+    if serialized:
+        if serialized.get("name"):
+            return str(serialized["name"])
+        ids = serialized.get("id")
+        if ids:
+            return str(ids[-1])
+    return default
+
+
+def user_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The caller's run metadata, without the keys LangChain and LangGraph add themselves."""
+    if not metadata:
+        return None
+    kept = {k: v for k, v in metadata.items() if not k.startswith(_INTERNAL_METADATA)}
+    return kept or None
+
+
+class HandlerBase(GraphCallbackHandler):
+    """Options, the run map and the emitting of lines shared by the event mixins."""
+
+    raise_error = False
+    # Inline under ainvoke: no executor hop per event; the handler only formats and writes a line.
+    run_inline = True
+
+    def __init__(
+        self,
+        *,
+        logger: str | logging.Logger | BoundLogger | None = None,
+        component: str | None = None,
+        log_prompts: bool = True,
+        log_outputs: bool = True,
+        max_body_chars: int | None = None,
+        levels: Mapping[str, int | str] | None = None,
+        stream_tokens: bool = False,
+        graph: Any = None,
+    ) -> None:
+        """Configure the handler (see :class:`~agent_tracing.langchain.LoggingCallback`).
+
+        Args:
+            logger: Logger (name or object) the events go to; default ``agent_tracing.langchain``.
+            component: The ``component`` of every line; default the root run's name (the graph's
+                name, ``graph.compile(name=...)``).
+            log_prompts: Log prompt messages, graph inputs and tool inputs.
+            log_outputs: Log model outputs, node updates, tool outputs and graph outputs.
+            max_body_chars: Characters kept of each prompt/output text (the core's ``max_string``
+                still applies to the whole line); ``None`` keeps what the core keeps.
+            levels: Level per event kind (``graph``, ``node``, ``route``, ``llm``, ``tool``,
+                ``retriever``, ``chain``, ``custom``, ``interrupt``), names or numbers, over
+                :data:`DEFAULT_LEVELS`.
+            stream_tokens: Count streamed tokens and the time to the first one, reported on the
+                model's end event (one line per call, never one per token).
+            graph: A compiled graph whose conditional edges map labels to other node names, so
+                route decisions name their target nodes (without it, targets are the labels).
+        """
+        if isinstance(logger, BoundLogger):
+            self._log = logger
+        elif isinstance(logger, logging.Logger):
+            self._log = BoundLogger(logger)
+        else:
+            self._log = get_logger(logger or "agent_tracing.langchain")
+        self.component = component
+        self.log_prompts = log_prompts
+        self.log_outputs = log_outputs
+        self.max_body_chars = max_body_chars
+        self.stream_tokens = stream_tokens
+        self.levels: dict[str, int] = dict(DEFAULT_LEVELS)
+        for kind, value in (levels or {}).items():
+            if kind not in DEFAULT_LEVELS:
+                raise ValueError(f"unknown event kind {kind!r}; one of {sorted(DEFAULT_LEVELS)}")
+            self.levels[kind] = level_number(value)
+        self.runs = RunMap()
+        self._route_maps = route_maps(graph) if graph is not None else {}
+        self._failed: set[str] = set()
+        self._failed_lock = threading.Lock()
+
+    def _start(
+        self,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        kind: str,
+        name: str,
+        metadata: Mapping[str, Any] | None,
+    ) -> RunState:
+        parent = self.runs.get(parent_run_id)
+        node = metadata.get("langgraph_node") if metadata else None
+        if parent is None:
+            fields: dict[str, Any] = {}
+            for key in _CONTEXT_KEYS:
+                value = get_context_value(key)
+                if value is not None:
+                    fields[key] = value
+            fields["component"] = self.component or name
+            state = RunState(
+                str(run_id),
+                str(parent_run_id) if parent_run_id else None,
+                str(run_id),
+                0,
+                "graph" if kind == "chain" else kind,
+                name,
+                node,
+                new_span_id(),
+                get_context_value("span_id"),
+                fields,
+            )
+        else:
+            state = RunState(
+                str(run_id),
+                parent.run_id,
+                parent.root_run_id,
+                parent.depth + 1,
+                kind,
+                name,
+                node,
+                new_span_id(),
+                parent.span_id,
+                parent.fields,
+                parent,
+            )
+        if parent is not None and kind in _BODY_KINDS:
+            # The nodes above now repeat what this run logs: they log their update's keys only.
+            ancestor: RunState | None = parent
+            while ancestor is not None and not ancestor.reported_child:
+                ancestor.reported_child = True
+                if ancestor.kind in ("node", "graph"):
+                    break
+                ancestor = ancestor.parent
+        self.runs.add(run_id, state)
+        return state
+
+    def _emit(
+        self,
+        level: int,
+        state: RunState,
+        event: str,
+        message: str,
+        data: dict[str, Any],
+        exc: BaseException | None = None,
+        duration: bool = False,
+    ) -> None:
+        if not self._log.isEnabledFor(level):
+            return
+        payload: dict[str, Any] = {
+            "run_id": state.run_id,
+            "parent_run_id": state.parent_run_id,
+            "root_run_id": state.root_run_id,
+            "depth": state.depth,
+        }
+        if state.node is not None:
+            payload["langgraph_node"] = state.node
+        if duration:
+            payload["duration_ms"] = state.duration_ms
+        payload.update(data)
+        self._log.log(
+            level,
+            message,
+            data=payload,
+            event=event,
+            exc_info=exc,
+            extra={"span_id": state.span_id, "parent_span_id": state.parent_span_id},
+            **state.fields,
+        )
+
+    def _guard_failed(self, where: str, error: BaseException) -> None:
+        """Log a failure of this handler once per callback, and never raise."""
+        with self._failed_lock:
+            if where in self._failed:
+                return
+            self._failed.add(where)
+        try:
+            self._log.warning(
+                "LoggingCallback.%s failed; its events may be incomplete",
+                where,
+                event="agent.callback.failed",
+                exc_info=error,
+            )
+        except Exception:  # pragma: no cover - logging never raises into the graph
+            pass
+
+    def _body(self, value: Any) -> Any:
+        return to_loggable(value, self.max_body_chars)
+
+    def _error(self, kind: str, run_id: UUID, error: BaseException) -> None:
+        state = self.runs.pop(run_id)
+        if state is None:
+            return
+        try:
+            self._emit(
+                logging.ERROR,
+                state,
+                f"agent.{kind}.error",
+                f"{kind} {state.name} failed",
+                {"status": "error"},
+                exc=error,
+                duration=True,
+            )
+        except Exception as failure:
+            self._guard_failed(f"on_{kind}_error", failure)
+
+
+def route_maps(graph: Any) -> dict[tuple[str, str], dict[Any, str]]:
+    """``(source node, path function name) -> {label: node}`` of a compiled graph's branches."""
+    maps: dict[tuple[str, str], dict[Any, str]] = {}
+    try:
+        branches = graph.builder.branches
+        for source, specs in branches.items():
+            for edge, spec in specs.items():
+                if spec.ends:
+                    maps[(str(source), str(edge))] = dict(spec.ends)
+    except Exception:  # a graph of another shape: labels stay the targets
+        return {}
+    return maps
