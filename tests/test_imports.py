@@ -34,25 +34,34 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+def _integration_files(name: str) -> list[Path]:
+    module, package = PACKAGE / f"{name}.py", PACKAGE / name
+    return [module] if module.exists() else sorted(package.glob("**/*.py"))
+
+
 def test_integrations_depend_on_the_core_only() -> None:
-    """No integration module imports another integration module."""
+    """No integration (module or package) imports another integration."""
     offenders = []
     for name in INTEGRATIONS:
-        path = PACKAGE / f"{name}.py"
-        if not path.exists():
-            continue
-        for imported in _imports(path):
-            for other in INTEGRATIONS:
-                if other != name and imported in (f"agent_tracing.{other}",):
-                    offenders.append((name, imported))
+        for path in _integration_files(name):
+            for imported in _imports(path):
+                for other in INTEGRATIONS:
+                    if other != name and imported.startswith(f"agent_tracing.{other}"):
+                        offenders.append((path.name, imported))
     assert offenders == []
+
+
+def test_every_integration_exists() -> None:
+    """Each integration named in the contract is a module or a package of agent_tracing."""
+    assert [name for name in INTEGRATIONS if not _integration_files(name)] == []
 
 
 def test_core_modules_import_no_framework_statically() -> None:
     """Core modules (everything but the integrations) have no framework import statement."""
     offenders = []
-    for path in PACKAGE.glob("*.py"):
-        if path.stem in INTEGRATIONS or path.stem in ("cli", "pytest_plugin"):
+    for path in PACKAGE.glob("**/*.py"):
+        top = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        if top in INTEGRATIONS or top in ("cli", "pytest_plugin"):
             continue
         for imported in _imports(path):
             if imported.split(".")[0] in FRAMEWORKS:
