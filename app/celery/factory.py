@@ -5,7 +5,8 @@ The broker comes from ``CELERY_BROKER_URL`` (Redis ``redis://...``, RabbitMQ ``a
 without one it is the embedded filesystem broker in ``CELERY_DATA_DIR`` (default
 ``<GENTRADE_DATA_DIR>/celery``), which needs no server (see :mod:`app.celery.broker`). The result
 backend comes from ``CELERY_RESULT_BACKEND``; without one it is the Redis broker itself for a Redis
-broker, and files under ``CELERY_DATA_DIR/results`` otherwise.
+broker, and files under ``CELERY_DATA_DIR/results`` otherwise. ``CELERY_TASK_DEFAULT_QUEUE`` names
+the queue tasks go to and the worker reads (default ``celery``).
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ def create_celery_app(
     if is_embedded(broker):
         conf["broker_transport"] = TRANSPORT
         conf["broker_transport_options"] = transport_options(os.path.join(folder, "broker"))
+    queue = os.environ.get("CELERY_TASK_DEFAULT_QUEUE")
+    if queue:
+        # A queue of one's own on a shared broker (tests, several developers on one Redis).
+        conf["task_default_queue"] = queue
     conf.update(settings)
     app.conf.update(conf)
     if not is_instrumented():
