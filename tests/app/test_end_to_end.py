@@ -37,7 +37,7 @@ WORKER_LOGGERS = ("agent_tracing.celery", "agent_tracing.freqtrade", "app.util.f
 #: Lines of the request itself, written before authentication or after the handler's bindings.
 REQUEST_EDGES = {"http.request.start", "http.request.end", "auth.success", "auth.failed"}
 #: A strategy that parses and has its methods, and fails when freqtrade runs it.
-BAD_STRATEGY = '''
+BAD_STRATEGY = """
 from pandas import DataFrame
 from freqtrade.strategy import IStrategy
 
@@ -57,7 +57,7 @@ class BrokenStrategy(IStrategy):
 
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         return dataframe
-'''
+"""
 
 
 @dataclass
@@ -148,7 +148,7 @@ def running(
 
 def _flow(user: User, prompt: str) -> dict[str, Any]:
     created = user.create_strategy(prompt)
-    assert 201 == created.status_code, created.text
+    assert created.status_code == 201, created.text
     strategy_id = created.json()["id"]
     read = user.call("GET", f"/strategies/{strategy_id}")
     started, status = user.backtest(strategy_id)
@@ -171,9 +171,9 @@ def _check_ids(lines: list[dict[str, Any]], user: User, strategy_id: int) -> Non
 
 
 def _check_tree(lines: list[dict[str, Any]]) -> None:
-    assert [] == orphans(lines)
+    assert orphans(lines) == []
     roots = {line["span_id"] for line in lines if line["parent_span_id"] is None}
-    assert 1 == len(roots), roots  # the request's span; every other span hangs below it
+    assert len(roots) == 1, roots  # the request's span; every other span hangs below it
 
 
 def test_two_concurrent_flows_carry_their_own_ids_in_one_tree(running: Running) -> None:
@@ -190,9 +190,9 @@ def test_two_concurrent_flows_carry_their_own_ids_in_one_tree(running: Running) 
         running.wait_for(cid(flow["start"]), "task.end")
     lines = running.lines()
     for user, flow in zip((alice, bob), flows, strict=True):
-        assert "finished" == flow["status"]["status"], flow["status"]
+        assert flow["status"]["status"] == "finished", flow["status"]
         assert isinstance(flow["status"]["result"]["total_trades"], int)
-        assert 200 == flow["read"].status_code
+        assert flow["read"].status_code == 200
         sid, bid = flow["strategy_id"], flow["backtest_id"]
 
         created = of(lines, cid(flow["create"]))
@@ -234,20 +234,25 @@ def test_failed_authentication_is_a_401_with_warning_lines(running: Running) -> 
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    forged = mint_dev_token(user.user_id, private_pem=other_key, issuer="https://dev.gentrade.local")
+    forged = mint_dev_token(
+        user.user_id, private_pem=other_key, issuer="https://dev.gentrade.local"
+    )
     expired = mint_dev_token(user.user_id, data_dir=running.stack.data_dir, expires_in=-600)
     cases = {"missing_header": "", "bad_signature": forged, "expired": expired}
-    answers = {reason: user.call("GET", "/strategies/1", token=token) for reason, token in cases.items()}
+    answers = {
+        reason: user.call("GET", "/strategies/1", token=token) for reason, token in cases.items()
+    }
     lines = running.lines()
     for reason, response in answers.items():
-        assert 401 == response.status_code
+        assert response.status_code == 401
         mine = of(lines, cid(response))
         failed = [line for line in mine if line["event"] == "auth.failed"]
         assert [("WARNING", reason)] == [(f["level"], f["data"]["reason"]) for f in failed]
         end = next(line for line in mine if line["event"] == "http.request.end")
-        assert ("WARNING", 401) == (end["level"], end["data"]["status_code"])
+        assert (end["level"], end["data"]["status_code"]) == ("WARNING", 401)
     text = running.text()
-    assert forged not in text and expired not in text
+    assert forged not in text
+    assert expired not in text
 
 
 def test_failing_agent_tool_gives_error_lines_and_a_502(running: Running) -> None:
@@ -255,20 +260,20 @@ def test_failing_agent_tool_gives_error_lines_and_a_502(running: Running) -> Non
     is marked failed, ERROR lines carry the request's id, user and strategy; the client gets 502."""
     user = running.user("carol")
     response = user.create_strategy("A MACD crossover on 5m candles")
-    assert 502 == response.status_code, response.text
+    assert response.status_code == 502, response.text
     strategy_id = response.json()["detail"]["strategy_id"]
     lines = of(running.lines(), cid(response))
     errors = {line["event"]: line for line in lines if line["level"] == "ERROR"}
     assert {"agent.tool.error", "strategy.failed", "strategy.generation_failed",
             "http.request.end"} <= set(errors)  # fmt: skip
-    assert "tool lookup_indicator failed" == errors["agent.tool.error"]["message"]
-    assert "ValueError" == errors["agent.tool.error"]["exception"]["type"]
-    assert 502 == errors["http.request.end"]["data"]["status_code"]
+    assert errors["agent.tool.error"]["message"] == "tool lookup_indicator failed"
+    assert errors["agent.tool.error"]["exception"]["type"] == "ValueError"
+    assert errors["http.request.end"]["data"]["status_code"] == 502
     assert all(line["strategy_id"] == strategy_id for event, line in errors.items()
                if event != "http.request.end")  # fmt: skip
     _check_ids(lines, user, strategy_id)
     _check_tree(lines)
-    assert "failed" == user.call("GET", f"/strategies/{strategy_id}").json()["status"]
+    assert user.call("GET", f"/strategies/{strategy_id}").json()["status"] == "failed"
 
 
 def test_failing_backtest_fails_its_task_with_error_lines(running: Running) -> None:
@@ -276,7 +281,7 @@ def test_failing_backtest_fails_its_task_with_error_lines(running: Running) -> N
     lines carrying the request's id, user, strategy and backtest."""
     user = running.user("dave")
     created = user.create_strategy("An SMA crossover 10/30 on 5m candles")
-    assert 201 == created.status_code, created.text
+    assert created.status_code == 201, created.text
     strategy_id = created.json()["id"]
     database = Database(
         create_db_engine(Settings(data_dir=running.stack.data_dir), url=running.database_url)
@@ -286,7 +291,8 @@ def test_failing_backtest_fails_its_task_with_error_lines(running: Running) -> N
     finally:
         database.dispose()
     started, status = user.backtest(strategy_id)
-    assert "failed" == status["status"] and status["error"], status
+    assert status["status"] == "failed", status
+    assert "no_such_column" in status["error"]
     running.wait_for(cid(started), "task.end")
     lines = of(running.lines(), cid(started))
     errors = [line for line in lines if line["level"] == "ERROR"]
@@ -295,17 +301,18 @@ def test_failing_backtest_fails_its_task_with_error_lines(running: Running) -> N
     assert all((user.user_id, strategy_id, backtest_id) ==
                (e["user_id"], e["strategy_id"], e["backtest_id"]) for e in errors)  # fmt: skip
     end = next(line for line in lines if line["event"] == "task.end")
-    assert ("error", "FAILURE") == (end["data"]["status"], end["data"]["state"])
+    assert (end["data"]["status"], end["data"]["state"]) == ("error", "FAILURE")
     _check_tree(lines)
 
 
 def test_no_secret_in_any_line(running: Running) -> None:
     """After every flow of the module: no token, database password or exchange key in the file."""
     user = running.user("erin")
-    assert 200 == user.call("GET", "/health").status_code
-    assert 404 == user.call("GET", "/backtests/999999").status_code
+    assert user.call("GET", "/health").status_code == 200
+    assert user.call("GET", "/backtests/999999").status_code == 404
     text = running.text()
     for secret in (PLANTED_DB_PASSWORD, PLANTED_EXCHANGE_KEY, PLANTED_EXCHANGE_SECRET, user.token):
         assert secret not in text
-    assert "Bearer ey" not in text and "eyJ" not in text  # no JWT of any test
+    assert "Bearer ey" not in text
+    assert "eyJ" not in text
     assert Path(running.stack.log_file).stat().st_size > 0

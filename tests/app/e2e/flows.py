@@ -1,4 +1,4 @@
-"""A user of the running API and the analysis of the stack's JSON lines, for the end-to-end tests."""
+"""A user of the running API, and readers of the stack's JSON lines (end-to-end tests)."""
 
 from __future__ import annotations
 
@@ -30,11 +30,15 @@ class User:
     def __post_init__(self) -> None:
         self.token = mint_dev_token(self.user_id, data_dir=self.data_dir)
 
-    def call(self, method: str, path: str, *, token: str | None = None, **kw: Any) -> httpx.Response:
+    def call(
+        self, method: str, path: str, *, token: str | None = None, **kw: Any
+    ) -> httpx.Response:
         """One request with the user's token (or ``token``, "" for none)."""
         value = self.token if token is None else token
         headers = {"Authorization": f"Bearer {value}"} if value else {}
-        response = httpx.request(method, f"{self.base_url}{path}", headers=headers, timeout=90, **kw)
+        response = httpx.request(
+            method, f"{self.base_url}{path}", headers=headers, timeout=90, **kw
+        )
         self.responses.append(response)
         return response
 
@@ -42,10 +46,12 @@ class User:
         """``POST /strategies``."""
         return self.call("POST", "/strategies", json={"prompt": prompt})
 
-    def backtest(self, strategy_id: int, timeout: float = 120.0) -> tuple[httpx.Response, dict[str, Any]]:
+    def backtest(
+        self, strategy_id: int, timeout: float = 120.0
+    ) -> tuple[httpx.Response, dict[str, Any]]:
         """Start a backtest and poll until it ends; the POST's response and the last status."""
         started = self.call("POST", f"/strategies/{strategy_id}/backtests", json={})
-        assert 202 == started.status_code, started.text
+        assert started.status_code == 202, started.text
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             time.sleep(1.0)
@@ -73,7 +79,9 @@ def of(lines: list[dict[str, Any]], correlation_id: str) -> list[dict[str, Any]]
 def orphans(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Lines whose ``parent_span_id`` names no span of the same operation."""
     spans = {line["span_id"] for line in lines if line["span_id"]}
-    return [line for line in lines if line["parent_span_id"] and line["parent_span_id"] not in spans]
+    return [
+        line for line in lines if line["parent_span_id"] and line["parent_span_id"] not in spans
+    ]
 
 
 def events(lines: list[dict[str, Any]]) -> set[str]:
