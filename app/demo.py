@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import shutil
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,9 +46,14 @@ class Session:
     token: str
     requests: list[tuple[str, int, str]] = field(default_factory=list)
 
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send one request with the user's token; remember its correlation id."""
+    def call(
+        self, method: str, path: str, correlation_id: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Send one request with the user's token (and ``correlation_id`` when the client names
+        the operation); remember the correlation id the API answered with."""
         headers = {"Authorization": f"Bearer {self.token}"}
+        if correlation_id:
+            headers["X-Correlation-ID"] = correlation_id
         response = httpx.request(
             method, f"{self.base_url}{path}", headers=headers, timeout=60, **kwargs
         )
@@ -61,11 +68,14 @@ def _play(stack: Stack) -> tuple[Session, dict[str, Any]]:
 
     token = mint_dev_token(USER, data_dir=stack.data_dir)
     user = Session(stack.base_url, token)
-    created = user.call("POST", "/strategies", json={"prompt": PROMPT})
+    # "Create and backtest" is one action of the user: the client names it with one correlation
+    # id, so its trace holds the agents, the SQL, the task and freqtrade. Reads get their own.
+    action = str(uuid.uuid4())
+    created = user.call("POST", "/strategies", action, json={"prompt": PROMPT})
     created.raise_for_status()
     strategy_id = created.json()["id"]
     user.call("GET", f"/strategies/{strategy_id}").raise_for_status()
-    started = user.call("POST", f"/strategies/{strategy_id}/backtests", json={})
+    started = user.call("POST", f"/strategies/{strategy_id}/backtests", action, json={})
     started.raise_for_status()
     backtest_id = started.json()["id"]
     deadline = time.monotonic() + POLL_TIMEOUT_S
@@ -96,7 +106,7 @@ def summarize(log_file: Path, user: Session, backtest: dict[str, Any]) -> str:
         out += [f"  {key}: {value}" for key, value in (backtest["result"] or {}).items()]
     else:
         out.append(f"  error: {backtest['error']}")
-    out.append("open the backtest's trace (request, task, SQL, freqtrade):")
+    out.append("open the trace of 'create and backtest' (HTTP, agents, SQL, task, freqtrade):")
     out.append(f"  agent-tracing view {log_file} --correlation-id {backtest_cid}")
     return "\n".join(out)
 
@@ -109,7 +119,9 @@ def main() -> int:
     print(f"Starting the API and a worker (data in {DATA_DIR}/, JSON lines in {LOG_FILE})")
     started = time.monotonic()
     try:
-        with Stack(DATA_DIR, LOG_FILE, color=sys.stderr.isatty()) as stack:
+        # DEBUG in the JSON file (every SQL statement, every service span); INFO on the console.
+        env = {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "DEBUG")}
+        with Stack(DATA_DIR, LOG_FILE, env=env, color=sys.stderr.isatty()) as stack:
             print(f"API on {stack.base_url}; playing a user session", flush=True)
             user, backtest = _play(stack)
             time.sleep(1)  # the worker's last lines of the task

@@ -170,6 +170,10 @@ def _check_ids(lines: list[dict[str, Any]], user: User, strategy_id: int) -> Non
             assert line["strategy_id"] in (strategy_id, None), line
 
 
+def _span_of(lines: list[dict[str, Any]], event: str) -> str:
+    return str(next(line["span_id"] for line in lines if line["event"] == event))
+
+
 def _check_tree(lines: list[dict[str, Any]]) -> None:
     assert orphans(lines) == []
     roots = {line["span_id"] for line in lines if line["parent_span_id"] is None}
@@ -203,6 +207,9 @@ def test_two_concurrent_flows_carry_their_own_ids_in_one_tree(running: Running) 
         assert all(line["strategy_id"] == sid for line in created if line["event"] and
                    line["event"].startswith("agent."))  # fmt: skip
         _check_tree(created)
+        request_span = _span_of(created, "http.request.start")
+        graphs = [line for line in created if line["event"] == "agent.graph.start"]
+        assert [request_span, request_span] == [line["parent_span_id"] for line in graphs]
 
         started = of(lines, cid(flow["start"]))
         assert {"backtest.created", "backtest.queued", "task.published", "task.start",
@@ -215,6 +222,9 @@ def test_two_concurrent_flows_carry_their_own_ids_in_one_tree(running: Running) 
         assert len(worker) > 20
         assert all((sid, bid) == (line["strategy_id"], line["backtest_id"]) for line in worker)
         _check_tree(started)
+        assert _span_of(started, "http.request.start") == next(
+            line["parent_span_id"] for line in started if line["event"] == "task.start"
+        )
 
         # Nothing of this flow anywhere else: its ids appear only under its own requests.
         mine = {cid(response) for response in user.responses}
