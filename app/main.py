@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 import agent_tracing as at
 from agent_tracing.fastapi import (
@@ -24,7 +25,9 @@ from agent_tracing.fastapi import (
     configure_uvicorn_logging,
     uvicorn_log_config,
 )
-from app.api.routers import health
+from app.api.routers import backtests, health, strategies
+from app.db.services import ServiceError
+from app.settings import get_settings
 
 __all__ = ["app", "create_app", "main"]
 
@@ -36,6 +39,12 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    # A refused request (no such row, wrong state): the service span logged it already.
+    status = exc.http_status if isinstance(exc, ServiceError) else 400
+    return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
 def create_app(
     *,
     setup_logging: bool = True,
@@ -45,20 +54,24 @@ def create_app(
     """Create the API with logging configured and the request-logging middleware installed.
 
     Args:
-        setup_logging: Run ``configure_logging()`` (from the ``AGENT_TRACING_*`` environment) and
+        setup_logging: Run ``configure_logging()`` (the settings' log levels, then the
+            ``AGENT_TRACING_*`` environment) and
             route uvicorn's loggers through it. Off for a caller that configured logging itself.
         example_routes: Mount the example endpoints under ``/_examples`` (default:
             ``APP_EXAMPLE_ROUTES``).
         access_log: Keep uvicorn's access line (default: ``APP_ACCESS_LOG``, off).
     """
     if setup_logging:
-        at.configure_logging()
+        at.configure_logging(**get_settings().logging_options())
         configure_uvicorn_logging(
             access_log=_env_flag("APP_ACCESS_LOG") if access_log is None else access_log
         )
     app = FastAPI(title="GenTrade API")
     app.add_middleware(RequestLoggingMiddleware, skip_paths=UNLOGGED_PATHS, logger="app.http")
+    app.add_exception_handler(ServiceError, _service_error)
     app.include_router(health.router)
+    app.include_router(strategies.router)
+    app.include_router(backtests.router)
     if _env_flag("APP_EXAMPLE_ROUTES") if example_routes is None else example_routes:
         from app.api.routers import _examples
 

@@ -1,7 +1,9 @@
 """GenTrade settings, read from the environment with development defaults.
 
 Everything runs on embedded defaults (a SQLite file and a file-based Celery broker under the data
-directory, a development JWT key pair): set ``DATABASE_URL`` / ``CELERY_BROKER_URL`` to move to
+directory, a development JWT key pair, Freqtrade's ``user_data`` under the data directory): the
+web process and the worker read the same settings, so they share one database, one broker and one
+result backend. Set ``DATABASE_URL`` / ``CELERY_BROKER_URL`` to move to
 PostgreSQL / Redis / RabbitMQ, and ``JWT_PUBLIC_KEY`` (or ``JWT_PUBLIC_KEY_FILE``) to accept real
 Clerk tokens. Secrets are :class:`~pydantic.SecretStr`: printing or logging the settings shows
 ``**********``, never the value.
@@ -9,13 +11,17 @@ Clerk tokens. Secrets are :class:`~pydantic.SecretStr`: printing or logging the 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+
+if TYPE_CHECKING:
+    from app.util.ft.settings import FtSettings
 
 __all__ = ["ENV_VARS", "Settings", "get_settings"]
 
@@ -87,8 +93,12 @@ class Settings(BaseModel):
         if not _secret_text(values.get("database_url")):
             values["database_url"] = f"sqlite:///{data_dir / 'gentrade.db'}"
         if not _secret_text(values.get("celery_result_backend")):
-            results = (data_dir / "celery" / "results").resolve()
-            values["celery_result_backend"] = f"file://{results}"
+            broker = _secret_text(values.get("celery_broker_url"))
+            if broker.startswith(("redis://", "rediss://")):
+                values["celery_result_backend"] = broker  # Redis stores results as well
+            else:
+                results = (data_dir / "celery" / "results").resolve()
+                values["celery_result_backend"] = f"file://{results}"
         return values
 
     @classmethod
@@ -120,6 +130,24 @@ class Settings(BaseModel):
     def celery_broker_dir(self) -> Path:
         """Folder of the embedded ``filesystem://`` broker."""
         return self.data_dir / "celery" / "broker"
+
+    def ft_settings(self, environ: Mapping[str, str] | None = None) -> FtSettings:
+        """The Freqtrade settings: exchange and credentials from these settings, ``user_data``
+        under ``data_dir``; the ``FT_*`` variables (see :func:`ft_settings_from_env`) win."""
+        from app.util.ft.settings import ft_settings_from_env
+
+        env = os.environ if environ is None else environ
+        ft = ft_settings_from_env(env)
+        changes: dict[str, Any] = {}
+        if "FT_EXCHANGE" not in env:
+            changes["exchange"] = self.exchange_name
+        if "FT_EXCHANGE_KEY" not in env:
+            changes["exchange_key"] = self.exchange_key.get_secret_value()
+        if "FT_EXCHANGE_SECRET" not in env:
+            changes["exchange_secret"] = self.exchange_secret.get_secret_value()
+        if "FT_USER_DATA_DIR" not in env:
+            changes["user_data_dir"] = self.data_dir / "user_data"
+        return dataclasses.replace(ft, **changes)
 
     @property
     def database_url_safe(self) -> str:

@@ -244,8 +244,10 @@ def test_follow_needs_files(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_readme_tree_capture_is_current() -> None:
-    """``docs/images/viewer-tree.txt`` is what ``view`` prints for the committed fixture."""
-    fixtures = ROOT / "tests" / "viewer" / "fixtures"
-    files = [str(fixtures / "api.jsonl"), str(fixtures / "worker.jsonl")]
-    _, out = run("view", *files, "--color", "never")
-    assert (ROOT / "docs" / "images" / "viewer-tree.txt").read_text(encoding="utf-8") == out
+    """``docs/images/viewer-tree.txt`` is what ``view`` prints for the committed ``make demo`` log
+    (``fixtures/demo.jsonl``) and the operation the capture shows."""
+    capture = (ROOT / "docs" / "images" / "viewer-tree.txt").read_text(encoding="utf-8")
+    operation = capture.split()[1]
+    demo = ROOT / "tests" / "viewer" / "fixtures" / "demo.jsonl"
+    _, out = run("view", str(demo), "--correlation-id", operation, "--color", "never")
+    assert capture == out

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["LEVELS", "LineFilter", "is_span_boundary", "level_number", "parse_time"]
+__all__ = [
+    "LEVELS",
+    "LineFilter",
+    "is_span_boundary",
+    "level_number",
+    "parse_time",
+    "span_name",
+]
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -51,12 +58,27 @@ def parse_time(text: str, now: datetime | None = None) -> str:
 
 
 def is_span_boundary(line: dict[str, Any]) -> bool:
-    """Whether a line is a span's ``<kind>.start`` or ``<kind>.end`` (it has ``data.span``)."""
+    """Whether a line is a span's ``<kind>.start`` or ``<kind>.end``: it has ``data.span``, or it
+    is a LangChain run's (``agent.graph.start``... with ``data.run_id``, each run a span)."""
     event = line.get("event")
     if not isinstance(event, str) or not event.endswith((".start", ".end")):
         return False
     data = line.get("data")
-    return isinstance(data, dict) and "span" in data
+    if not isinstance(data, dict):
+        return False
+    return "span" in data or (event.startswith("agent.") and "run_id" in data)
+
+
+def span_name(line: dict[str, Any]) -> str:
+    """The name of the span a boundary line starts or ends (a LangChain run: graph, node, model
+    or tool name)."""
+    data = line.get("data") or {}
+    if "span" in data:
+        return str(data["span"])
+    for key in ("graph", "tool", "model", "retriever", "chain", "langgraph_node", "name"):
+        if data.get(key):
+            return str(data[key])
+    return str(line.get("message") or "")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from agent_tracing.formatters import escape_controls
-from agent_tracing.viewer.filters import is_span_boundary
+from agent_tracing.viewer.filters import is_span_boundary, span_name
 from agent_tracing.viewer.labels import span_details, span_label
 from agent_tracing.viewer.reader import Line, ReadStats, parse_line
 from agent_tracing.viewer.terminal import Style, format_ms, render_event_line
@@ -145,7 +145,9 @@ class FollowPrinter:
             event = str(line["event"])
             span_id = str(line.get("span_id"))
             node = self.spans.setdefault(span_id, SpanNode(span_id))
-            node.kind, node.name = event.rsplit(".", 1)[0], str(line["data"].get("span"))
+            node.kind = event.rsplit(".", 1)[0]
+            if node.name is None or event.endswith(".start"):
+                node.name = span_name(line)
             clock = style.paint(str(line.get("timestamp", ""))[11:23], "dim")
             if event.endswith(".start"):
                 node.start_line = line

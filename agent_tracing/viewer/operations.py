@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from agent_tracing.viewer.filters import is_span_boundary, level_number
+from agent_tracing.viewer.filters import is_span_boundary, level_number, span_name
 from agent_tracing.viewer.tree import parse_timestamp
 
 __all__ = ["OperationSummary", "summarize"]
@@ -94,7 +94,7 @@ def _observe(summary: OperationSummary, line: dict[str, Any]) -> None:
         is_root = not line.get("parent_span_id")
         # The first root span wins; until one is seen, the first span stands in.
         if summary.entry is None or (is_root and not summary.entry_is_root):
-            summary.entry = str(data.get("span"))
+            summary.entry = span_name(line)
             summary.entry_kind = event.rsplit(".", 1)[0]
             summary.entry_span_id = line.get("span_id")
             summary.entry_is_root = is_root
@@ -108,7 +108,7 @@ def _observe(summary: OperationSummary, line: dict[str, Any]) -> None:
         summary.entry_duration_ms = float(data["duration_ms"])
     elif summary.entry is None:
         # Only the end is in the input (its start was rotated away): it names the entry.
-        summary.entry = str(data.get("span"))
+        summary.entry = span_name(line)
         summary.entry_kind = event.rsplit(".", 1)[0]
         summary.entry_is_root = not line.get("parent_span_id")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agent_tracing.viewer.filters import is_span_boundary, level_number
+from agent_tracing.viewer.filters import is_span_boundary, level_number, span_name
 
 __all__ = ["Operation", "SpanNode", "build_operation", "parse_timestamp"]
 
@@ -218,7 +218,7 @@ def build_operation(lines: Iterable[dict[str, Any]]) -> Operation:
         event = line.get("event")
         if is_span_boundary(line):
             kind = _span_kind(str(event))
-            name = (line.get("data") or {}).get("span")
+            name = span_name(line)
             # A second ``*.start`` in the same span (``agent.graph.start``) is an event of it.
             if str(event).endswith(".start") and node.start_line is None:
                 node.start_line, node.kind, node.name = line, kind, str(name)
@@ -228,7 +228,9 @@ def build_operation(lines: Iterable[dict[str, Any]]) -> Operation:
                 and node.end_line is None
                 and (node.start_line is None or kind == node.kind)
             ):
-                node.end_line, node.kind, node.name = line, kind, str(name)
+                # The start names the span (a LangChain run's end line lacks the graph's name).
+                node.end_line, node.kind = line, kind
+                node.name = node.name if node.start_line is not None else name
                 continue
         node.events.append(line)
 

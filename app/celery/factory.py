@@ -1,10 +1,12 @@
 """``create_celery_app``: the GenTrade Celery app, with tracing and the worker's logging on.
 
+Defaults come from :mod:`app.settings` (the web process reads the same ones, so both sides agree).
 The broker comes from ``CELERY_BROKER_URL`` (Redis ``redis://...``, RabbitMQ ``amqp://...``), and
-without one it is the embedded filesystem broker in ``CELERY_DATA_DIR`` (default ``var/celery``),
-which needs no server (see :mod:`app.celery.broker`). The result backend comes from
-``CELERY_RESULT_BACKEND``; without one it is the Redis broker itself for a Redis broker, and
-files under ``CELERY_DATA_DIR/results`` otherwise.
+without one it is the embedded filesystem broker in ``CELERY_DATA_DIR`` (default
+``<GENTRADE_DATA_DIR>/celery``), which needs no server (see :mod:`app.celery.broker`). The result
+backend comes from ``CELERY_RESULT_BACKEND``; without one it is the Redis broker itself for a Redis
+broker, and files under ``CELERY_DATA_DIR/results`` otherwise. ``CELERY_TASK_DEFAULT_QUEUE`` names
+the queue tasks go to and the worker reads (default ``celery``).
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from celery import Celery
 
 from agent_tracing.celery import instrument_celery, is_instrumented
 from app.celery.broker import TRANSPORT, transport_options
+from app.settings import Settings
 from app.tasks import TASK_MODULES
 
-__all__ = ["DEFAULT_DATA_DIR", "EMBEDDED_BROKER_URL", "create_celery_app", "is_embedded"]
+__all__ = ["EMBEDDED_BROKER_URL", "create_celery_app", "is_embedded"]
 
-DEFAULT_DATA_DIR = "var/celery"
 #: The embedded broker's URL (``filesystem://`` is accepted too).
 EMBEDDED_BROKER_URL = "filesystem://localhost//"
 
@@ -48,7 +50,7 @@ def create_celery_app(
 
     Args:
         name: The app's main name.
-        broker_url: Overrides ``CELERY_BROKER_URL``; default the embedded broker.
+        broker_url: Overrides the settings' ``CELERY_BROKER_URL``; default the embedded broker.
         result_backend: Overrides ``CELERY_RESULT_BACKEND``.
         data_dir: Overrides ``CELERY_DATA_DIR`` (embedded broker and file results).
         include: Task modules to import (default :data:`app.tasks.TASK_MODULES`).
@@ -56,10 +58,14 @@ def create_celery_app(
             ``AGENT_TRACING_*`` environment variables fill in the rest).
         **settings: Any other Celery setting (``task_default_queue="backtests"``...).
     """
-    broker = broker_url or os.environ.get("CELERY_BROKER_URL") or EMBEDDED_BROKER_URL
+    # Read afresh (not the cached settings) so a changed environment is seen, as in tests.
+    defaults = Settings.from_env()
+    broker = broker_url or defaults.celery_broker_url.get_secret_value() or EMBEDDED_BROKER_URL
     if broker == "filesystem://":
         broker = EMBEDDED_BROKER_URL  # with a host, kombu does not warn on every connection
-    folder = os.path.abspath(data_dir or os.environ.get("CELERY_DATA_DIR") or DEFAULT_DATA_DIR)
+    folder = os.path.abspath(
+        data_dir or os.environ.get("CELERY_DATA_DIR") or defaults.data_dir / "celery"
+    )
     backend = result_backend or os.environ.get("CELERY_RESULT_BACKEND")
     if not backend:
         if broker.startswith(("redis://", "rediss://")):
@@ -80,6 +86,10 @@ def create_celery_app(
     if is_embedded(broker):
         conf["broker_transport"] = TRANSPORT
         conf["broker_transport_options"] = transport_options(os.path.join(folder, "broker"))
+    queue = os.environ.get("CELERY_TASK_DEFAULT_QUEUE")
+    if queue:
+        # A queue of one's own on a shared broker (tests, several developers on one Redis).
+        conf["task_default_queue"] = queue
     conf.update(settings)
     app.conf.update(conf)
     if not is_instrumented():

@@ -3,4 +3,4 @@
 from __future__ import annotations
 
 #: Task modules the Celery app includes (a worker imports them at start).
-TASK_MODULES: list[str] = ["app.tasks.examples"]
+TASK_MODULES: list[str] = ["app.tasks.backtests", "app.tasks.examples"]

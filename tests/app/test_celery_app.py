@@ -155,3 +155,11 @@ def test_run_coroutine_inside_a_running_loop() -> None:
             return run_coroutine(inner())
 
     assert asyncio.run(outer()) == {"correlation_id": "cid-nested"}
+
+
+def test_default_queue_from_the_environment(
+    fresh: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CELERY_TASK_DEFAULT_QUEUE gives publisher and worker a queue of their own."""
+    monkeypatch.setenv("CELERY_TASK_DEFAULT_QUEUE", "gentrade-e2e")
+    assert create_celery_app(data_dir=str(tmp_path)).conf.task_default_queue == "gentrade-e2e"

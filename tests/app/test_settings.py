@@ -91,3 +91,31 @@ def test_bad_values_and_overrides() -> None:
     with pytest.raises(ValidationError):
         Settings.from_env({"JWT_LEEWAY_SECONDS": "soon"})
     assert Settings.from_env({"JWT_ISSUER": "a"}, jwt_issuer="b").jwt_issuer == "b"
+
+
+def test_a_redis_broker_stores_results_too(tmp_path: Path) -> None:
+    """With a Redis broker and no result backend, results go to the same Redis."""
+    settings = Settings.from_env(
+        {"GENTRADE_DATA_DIR": str(tmp_path), "CELERY_BROKER_URL": "redis://127.0.0.1:6379/2"}
+    )
+    assert settings.celery_result_backend.get_secret_value() == "redis://127.0.0.1:6379/2"
+
+
+def test_freqtrade_settings_follow_the_app_settings(tmp_path: Path) -> None:
+    """Exchange, keys and user_data come from the app settings; an ``FT_*`` variable wins."""
+    settings = Settings.from_env(
+        {
+            "GENTRADE_DATA_DIR": str(tmp_path),
+            "EXCHANGE_NAME": "kraken",
+            "EXCHANGE_KEY": "key-1",
+            "EXCHANGE_SECRET": "secret-1",
+        }
+    )
+    ft = settings.ft_settings({})
+    assert (ft.exchange, ft.exchange_key, ft.exchange_secret, ft.user_data_dir) == (
+        "kraken",
+        "key-1",
+        "secret-1",
+        tmp_path / "user_data",
+    )
+    assert settings.ft_settings({"FT_EXCHANGE": "binance"}).exchange == "binance"

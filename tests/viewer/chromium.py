@@ -149,8 +149,9 @@ class Chromium:
     def click(self, selector: str) -> None:
         """Click the centre of the first element matching ``selector`` with real mouse events."""
         box = self.evaluate(
-            f"(function(){{var r=document.querySelector({json.dumps(selector)})"
-            ".getBoundingClientRect();"
+            f"(function(){{var e=document.querySelector({json.dumps(selector)});"
+            # Mouse events land only inside the viewport: bring a row below the fold into it.
+            "e.scrollIntoView({block: 'center'});var r=e.getBoundingClientRect();"
             "return [r.left + Math.min(r.width / 2, 40), r.top + r.height / 2];})()"
         )
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
@@ -160,7 +161,8 @@ class Chromium:
             )
 
     def screenshot(self, path: Path) -> None:
-        """Save a PNG of the page (its full height)."""
+        """Save a PNG of the page (its full height, up to 4000 pixels, from the top)."""
+        self.evaluate("window.scrollTo(0, 0)")
         height = self.evaluate("document.documentElement.scrollHeight")
         self.call(
             "Emulation.setDeviceMetricsOverride",

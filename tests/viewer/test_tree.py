@@ -143,3 +143,30 @@ def test_parent_loops_do_not_hide_or_repeat_spans() -> None:
         ]
     )
     assert sorted(str(node.name) for node in operation.spans) == ["A", "B"]
+
+
+def test_langchain_runs_are_spans_named_by_their_start() -> None:
+    """LoggingCallback's run lines (``data.run_id``, no ``data.span``) are spans below the request,
+    named from the start line (the graph's end line does not repeat the name)."""
+    operation = build_operation(
+        [
+            _ev("http.request.start", "h", None, "00.000", span="POST /strategies"),
+            _ev("agent.graph.start", "g", "h", "00.001", run_id="r1", graph="draft_agent"),
+            _ev("agent.tool.start", "t", "g", "00.002", run_id="r2", tool="lookup_indicator"),
+            _ev("agent.tool.end", "t", "g", "00.003", run_id="r2", duration_ms=1.0, status="ok"),
+            _ev("agent.graph.end", "g", "h", "00.004", run_id="r1", duration_ms=3.0, status="ok"),
+            _ev(
+                "http.request.end",
+                "h",
+                None,
+                "00.005",
+                span="POST /strategies",
+                duration_ms=5.0,
+                status="ok",
+            ),
+        ]
+    )
+    request = operation.roots[0]
+    graph = request.children[0]
+    assert [(graph.kind, graph.name, graph.status)] == [("agent.graph", "draft_agent", "ok")]
+    assert [(c.kind, c.name) for c in graph.children] == [("agent.tool", "lookup_indicator")]

@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-__all__ = ["StrategySpec", "parse_request", "render_strategy"]
+__all__ = ["StrategySpec", "named_indicators", "parse_request", "render_strategy"]
 
 _TIMEFRAME = re.compile(r"\b(1m|5m|15m|30m|1h|4h|1d)\b")
 _NUMBERS = re.compile(r"\b(\d{1,3})\b")
+#: Indicators a request may name; the agents' tools know only some of them.
+_NAMED = ("sma", "ema", "rsi", "bollinger", "macd", "vwap", "stochastic", "ichimoku")
+_WORDS = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ def parse_request(text: str) -> StrategySpec:
     suffix = f"{fast}" if indicator == "rsi" else f"{fast}x{slow}"
     name = f"{indicator.capitalize()}{'Cross' if indicator != 'rsi' else 'Revert'}{suffix}"
     return StrategySpec(f"{name}Strategy", indicator, fast, slow, timeframe, -0.1, 0.04)
+
+
+def named_indicators(text: str) -> list[str]:
+    """The indicators ``text`` names, in order of appearance ("MACD and RSI" -> macd, rsi)."""
+    return [word for word in _WORDS.findall(text.lower()) if word in _NAMED]
 
 
 def _ma(indicator: str, window: int) -> str:

@@ -19,8 +19,8 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 
 from app.agents.models import get_chat_model
-from app.agents.strategy.codegen import parse_request
-from app.agents.tools import lookup_indicator
+from app.agents.strategy.codegen import named_indicators, parse_request
+from app.agents.tools import INDICATORS, lookup_indicator
 from app.util.logger import setup_logger
 
 __all__ = ["DraftState", "build_strategy_draft_graph", "draft_script", "get_strategy_draft_graph"]
@@ -46,13 +46,20 @@ def _request(messages: Sequence[BaseMessage]) -> str:
 
 
 def draft_script(messages: Sequence[BaseMessage]) -> AIMessage:
-    """The scripted analyst: look the indicator up, then answer with the draft as JSON."""
-    spec = parse_request(_request(messages))
+    """The scripted analyst: look the indicator up, then answer with the draft as JSON.
+
+    Like a real model, it looks up an indicator the request names even when the tool does not
+    know it (``macd``): the tool then fails.
+    """
+    request = _request(messages)
+    spec = parse_request(request)
     if not any(isinstance(m, ToolMessage) for m in messages):
+        unknown = [name for name in named_indicators(request) if name not in INDICATORS]
+        indicator = unknown[0] if unknown else spec.indicator
         call = {
             "name": "lookup_indicator",
-            "args": {"name": spec.indicator},
-            "id": f"call_lookup_{spec.indicator}",
+            "args": {"name": indicator},
+            "id": f"call_lookup_{indicator}",
         }
         return AIMessage(content="", tool_calls=[call])
     crossing = "crosses above" if spec.indicator != "rsi" else "drops below 30"

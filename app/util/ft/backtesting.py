@@ -133,9 +133,11 @@ def read_backtest_results(results_dir: Path, class_name: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _exchange_url(settings: FtSettings, pairs: Sequence[str]) -> Iterator[str | None]:
-    if not settings.offline:
-        yield None
+def _exchange_url(
+    settings: FtSettings, pairs: Sequence[str], api_url: str | None
+) -> Iterator[str | None]:
+    if not settings.offline or api_url is not None:
+        yield api_url if settings.offline else None
         return
     with LoopbackExchange(pairs) as exchange:
         yield exchange.api_url
@@ -169,12 +171,16 @@ def run_backtest(
     timerange: str,
     timeframe: str = "5m",
     settings: FtSettings | None = None,
+    exchange_api_url: str | None = None,
 ) -> BacktestRun:
     """Backtest strategy ``code`` (class ``class_name``) over ``timerange`` on ``pairs``.
 
     Candles must already be in ``<user_data>/data/<exchange>``. Never raises for a failed
     backtest: the returned :class:`BacktestRun` says what happened (a strategy that does not
     parse or lacks its class is a ``ValueError``, before freqtrade starts).
+
+    Offline, the exchange stand-in is started for this backtest, unless ``exchange_api_url`` names
+    one already running (a worker starts one per process and serves every pair it backtests).
     """
     settings = settings or ft_settings_from_env()
     span = at.Span(
@@ -216,7 +222,7 @@ def run_backtest(
         def arg(path: Path) -> str:
             return str(path) if runner.docker is None else container_path(path, user_data.root)
 
-        with _exchange_url(settings, pairs) as api_url:
+        with _exchange_url(settings, pairs, exchange_api_url) as api_url:
             config = write_config(
                 directory / "config.json",
                 settings,

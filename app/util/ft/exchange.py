@@ -151,6 +151,11 @@ class LoopbackExchange:
 
         return Handler
 
+    def set_context(self, context: dict[str, Any]) -> None:
+        """Log the next requests with ``context`` (a stand-in kept for many backtests, one at a
+        time, takes each backtest's context before it runs)."""
+        self._context = dict(context)
+
     def start(self) -> LoopbackExchange:
         """Bind and serve in a daemon thread; returns the stand-in."""
         self._context = at.current_context()

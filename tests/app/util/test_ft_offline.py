@@ -64,3 +64,21 @@ def test_candles_are_written_in_freqtrades_format(tmp_path: Path) -> None:
     generate_ohlcv(tmp_path, ["BTC/USDT"], days=1, seed=3)
     again = handler.ohlcv_load("BTC/USDT", "5m", CandleType.SPOT)
     assert again["close"].tolist() == first
+
+
+def test_a_kept_stand_in_logs_each_request_with_the_context_it_was_given(
+    log_events: CapturedEvents,
+) -> None:
+    """set_context switches the context of the request lines (one backtest after another)."""
+    with LoopbackExchange(["BTC/USDT"]) as exchange:
+        for backtest_id in (1, 2):
+            exchange.set_context(
+                {"correlation_id": f"cid-{backtest_id}", "backtest_id": backtest_id}
+            )
+            with urllib.request.urlopen(f"{exchange.api_url}/exchangeInfo", timeout=5):
+                pass
+    lines = log_events.by_event("ft.exchange.request")
+    assert [(line["correlation_id"], line["backtest_id"]) for line in lines] == [
+        ("cid-1", 1),
+        ("cid-2", 2),
+    ]
