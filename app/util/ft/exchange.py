@@ -125,6 +125,7 @@ class LoopbackExchange:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                context = owner._context  # as it was when the request came, not after answering
                 path = self.path.split("?", 1)[0]
                 owner.requests.append(path)
                 if path.endswith("/exchangeInfo"):
@@ -136,7 +137,7 @@ class LoopbackExchange:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-                with at.bind(**owner._context):
+                with at.bind(**context):
                     log.log(
                         20 if status == 200 else 30,
                         "Exchange stand-in answered %s %s",
