@@ -234,6 +234,7 @@ def build_operation(lines: Iterable[dict[str, Any]]) -> Operation:
                 continue
         node.events.append(line)
 
+    _fold_event_only_spans(nodes)
     roots: list[SpanNode] = []
     for node in nodes.values():
         parent_node = nodes.get(node.parent_span_id or "")
@@ -245,6 +246,24 @@ def build_operation(lines: Iterable[dict[str, Any]]) -> Operation:
     _break_cycles(nodes, roots)
     _order(roots)
     return Operation(correlation_id, roots, loose, count, first, last)
+
+
+def _fold_event_only_spans(nodes: dict[str, SpanNode]) -> None:
+    """A span id with lines but no start, no end and no children (a LangGraph routing decision
+    is its own run, logged as one line) is shown as events of its parent, not as a span."""
+    parents = {node.parent_span_id for node in nodes.values()}
+    for span_id, node in list(nodes.items()):
+        parent = nodes.get(node.parent_span_id or "")
+        if (
+            node.start_line is None
+            and node.end_line is None
+            and span_id not in parents
+            and parent is not None
+            and parent is not node
+        ):
+            parent.events.extend(node.events)
+            parent.events.sort(key=lambda line: str(line.get("timestamp", "")))
+            del nodes[span_id]
 
 
 def _break_cycles(nodes: dict[str, SpanNode], roots: list[SpanNode]) -> None:

@@ -170,3 +170,24 @@ def test_langchain_runs_are_spans_named_by_their_start() -> None:
     graph = request.children[0]
     assert [(graph.kind, graph.name, graph.status)] == [("agent.graph", "draft_agent", "ok")]
     assert [(c.kind, c.name) for c in graph.children] == [("agent.tool", "lookup_indicator")]
+
+
+def test_a_span_with_one_event_and_no_start_is_an_event_of_its_parent() -> None:
+    """A routing decision logged as its own run (one line, no start or end) folds into its node."""
+
+    def line(
+        ts: str, event: str | None, span: str, parent: str | None, **data: Any
+    ) -> dict[str, Any]:
+        return {"timestamp": ts, "event": event, "span_id": span, "parent_span_id": parent,
+                "correlation_id": "c", "message": event or "", "data": {"span": "n", **data}}  # fmt: skip
+
+    operation = build_operation(
+        [
+            line("2026-01-01T00:00:00.000Z", "agent.node.start", "node", None),
+            line("2026-01-01T00:00:00.001Z", "agent.route.decision", "route", "node"),
+            line("2026-01-01T00:00:00.002Z", "agent.node.end", "node", None, duration_ms=2.0),
+        ]
+    )
+    (node,) = operation.roots
+    assert node.children == []
+    assert [event["event"] for event in node.events] == ["agent.route.decision"]
