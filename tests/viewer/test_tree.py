@@ -178,8 +178,15 @@ def test_a_span_with_one_event_and_no_start_is_an_event_of_its_parent() -> None:
     def line(
         ts: str, event: str | None, span: str, parent: str | None, **data: Any
     ) -> dict[str, Any]:
-        return {"timestamp": ts, "event": event, "span_id": span, "parent_span_id": parent,
-                "correlation_id": "c", "message": event or "", "data": {"span": "n", **data}}  # fmt: skip
+        return {
+            "timestamp": ts,
+            "event": event,
+            "span_id": span,
+            "parent_span_id": parent,
+            "correlation_id": "c",
+            "message": event or "",
+            "data": {"span": "n", **data},
+        }
 
     operation = build_operation(
         [
