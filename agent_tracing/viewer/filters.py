@@ -59,14 +59,17 @@ def parse_time(text: str, now: datetime | None = None) -> str:
 
 def is_span_boundary(line: dict[str, Any]) -> bool:
     """Whether a line is a span's ``<kind>.start`` or ``<kind>.end``: it has ``data.span``, or it
-    is a LangChain run's (``agent.graph.start``... with ``data.run_id``, each run a span)."""
+    is a LangChain run's (``agent.graph.start``... with ``data.run_id``, each run a span, which
+    ends with ``.end`` or, when it failed, ``.error``)."""
     event = line.get("event")
-    if not isinstance(event, str) or not event.endswith((".start", ".end")):
+    if not isinstance(event, str) or not event.endswith((".start", ".end", ".error")):
         return False
     data = line.get("data")
     if not isinstance(data, dict):
         return False
-    return "span" in data or (event.startswith("agent.") and "run_id" in data)
+    if event.startswith("agent.") and "run_id" in data:
+        return True
+    return "span" in data and not event.endswith(".error")
 
 
 def span_name(line: dict[str, Any]) -> str:

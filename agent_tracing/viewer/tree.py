@@ -224,7 +224,7 @@ def build_operation(lines: Iterable[dict[str, Any]]) -> Operation:
                 node.start_line, node.kind, node.name = line, kind, str(name)
                 continue
             if (
-                str(event).endswith(".end")
+                str(event).endswith((".end", ".error"))
                 and node.end_line is None
                 and (node.start_line is None or kind == node.kind)
             ):

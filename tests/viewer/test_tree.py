@@ -198,3 +198,30 @@ def test_a_span_with_one_event_and_no_start_is_an_event_of_its_parent() -> None:
     (node,) = operation.roots
     assert node.children == []
     assert [event["event"] for event in node.events] == ["agent.route.decision"]
+
+
+def test_a_failed_agent_run_ends_with_its_error_line() -> None:
+    """A LangChain run that failed ends with ``agent.<kind>.error``: the span is an error, not
+    still running."""
+    operation = build_operation(
+        [
+            {
+                "timestamp": "2026-01-01T00:00:00.000Z",
+                "event": "agent.tool.start",
+                "level": "INFO",
+                "span_id": "t",
+                "parent_span_id": None,
+                "data": {"run_id": "r", "tool": "risk"},
+            },
+            {
+                "timestamp": "2026-01-01T00:00:00.004Z",
+                "event": "agent.tool.error",
+                "level": "ERROR",
+                "span_id": "t",
+                "parent_span_id": None,
+                "data": {"run_id": "r", "tool": "risk", "duration_ms": 4.0},
+            },
+        ]
+    )
+    (tool,) = operation.roots
+    assert (tool.name, tool.status, tool.duration_ms) == ("risk", "error", 4.0)
