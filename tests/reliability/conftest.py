@@ -83,6 +83,9 @@ class TwoViews:
         assert lines[-1] == ""
         return [schema_line(line) for line in lines[:-1]]
 
+    def by_event(self, event: str) -> list[dict[str, Any]]:
+        return [line for line in self.json_lines() if line["event"] == event]
+
     def console_lines(self) -> list[str]:
         return self.console.getvalue().split("\n")[:-1]
 
