@@ -64,8 +64,17 @@ def start_server(
     """Start uvicorn in a subprocess on a free port and wait for ``/health``."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],  # fmt: skip
         cwd=ROOT,
         env={
             **os.environ,
@@ -165,14 +174,55 @@ def check_requests(sent: list[Sent], lines: list[dict[str, Any]]) -> dict[str, i
         per_id.setdefault(line["correlation_id"], []).append(line)
     request_lines = [line for line in lines if not line["logger"].startswith("uvicorn")]
     # Every application line belongs to a served request: none without an id, none foreign.
-    assert [] == [line for line in request_lines if line["correlation_id"] not in ids]
+    assert [line for line in request_lines if line["correlation_id"] not in ids] == []
     for item in served:
         mine = per_id[item.response_id]
         events = [line["event"] for line in mine]
-        assert 1 == events.count("http.request.start"), (item, events)
-        assert 1 == events.count("http.request.end"), (item, events)
+        assert events.count("http.request.start") == 1, (item, events)
+        assert events.count("http.request.end") == 1, (item, events)
         handler = [e for e in events if e and e.startswith("example.")]
         assert item.handler_lines == len(handler), (item, events)
         spans = {line["span_id"] for line in mine}
-        assert 1 == len(spans), (item, spans)
+        assert len(spans) == 1, (item, spans)
     return {"requests": len(served), "lines": len(lines)}
+
+
+def start_worker(
+    log_file: Path, broker_url: str, queue: str, concurrency: int = 2, **env: str
+) -> subprocess.Popen[bytes]:
+    """``celery worker -P prefork -c <concurrency>`` on ``queue``, logging in queue mode."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "tests.reliability.stress_worker", "worker",
+        "-P", "prefork", "-c", str(concurrency), "-Q", queue,
+        "-n", f"stress-{uuid.uuid4().hex[:8]}@%h", "-l", "INFO",
+        "--without-heartbeat", "--without-mingle", "--without-gossip",
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "CELERY_BROKER_URL": broker_url,
+            "CELERY_RESULT_BACKEND": broker_url,
+            "AGENT_TRACING_JSON_OUTPUT": str(log_file),
+            "AGENT_TRACING_CONSOLE": "0",
+            "AGENT_TRACING_QUEUE": "1",
+            **env,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def stop_worker(process: subprocess.Popen[bytes], timeout: float = 60) -> str:
+    """SIGTERM (warm shutdown), SIGKILL to the group past ``timeout``; return stderr."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        _, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        _, err = process.communicate(timeout=10)
+    return err.decode(errors="replace")
