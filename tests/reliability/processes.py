@@ -74,7 +74,7 @@ def start_server(
             "--port",
             str(port),
             "--no-access-log",
-        ],  # fmt: skip
+        ],
         cwd=ROOT,
         env={
             **os.environ,
