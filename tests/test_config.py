@@ -228,6 +228,6 @@ def test_a_failing_console_stream_is_reported_once_and_the_json_view_keeps_writi
             check=False,
         )
     assert "app still running" in done.stderr
-    assert 1 == done.stderr.count("could not write a log record")
+    assert done.stderr.count("could not write a log record") == 1
     assert "Logging error" not in done.stderr
-    assert 50 == len(json_lines(out))
+    assert len(json_lines(out)) == 50
