@@ -43,26 +43,36 @@ class Server:
     process: subprocess.Popen[bytes]
     base_url: str
     log_file: Path
+    output: Path
     out: str = ""
     err: str = ""
 
     def stop(self, timeout: float = 60) -> None:
-        """SIGTERM (uvicorn's graceful shutdown), then collect stdout/stderr."""
+        """SIGTERM (uvicorn's graceful shutdown), then read what it wrote on stdout/stderr."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            out, err = self.process.communicate(timeout=timeout)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:  # pragma: no cover - a hung server
             self.process.kill()
-            out, err = self.process.communicate()
-        self.out, self.err = out.decode(errors="replace"), err.decode(errors="replace")
+            self.process.wait()
+        self.out = (self.output / "stdout.txt").read_text(errors="replace")
+        self.err = (self.output / "stderr.txt").read_text(errors="replace")
 
 
 def start_server(
-    log_file: Path, app: str = "app.main:app", timeout: float = 60, **env: str
+    log_file: Path,
+    app: str = "app.main:app",
+    timeout: float = 60,
+    output: Path | None = None,
+    **env: str,
 ) -> Server:
-    """Start uvicorn in a subprocess on a free port and wait for ``/health``."""
+    """Start uvicorn in a subprocess on a free port and wait for ``/health``; its stdout and
+    stderr go to files in ``output`` (default: the log file's folder), never to a pipe that
+    nobody reads while it runs."""
     port = free_port()
+    output = output or log_file.parent
+    output.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -84,10 +94,10 @@ def start_server(
             "APP_EXAMPLE_ROUTES": "1",
             **env,
         },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=(output / "stdout.txt").open("wb"),
+        stderr=(output / "stderr.txt").open("wb"),
     )
-    server = Server(process, f"http://127.0.0.1:{port}", log_file)
+    server = Server(process, f"http://127.0.0.1:{port}", log_file, output)
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
@@ -211,18 +221,17 @@ def start_worker(
             **env,
         },
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=(log_file.parent / f"worker-{uuid.uuid4().hex[:6]}.err").open("wb"),
         start_new_session=True,
     )
 
 
-def stop_worker(process: subprocess.Popen[bytes], timeout: float = 60) -> str:
-    """SIGTERM (warm shutdown), SIGKILL to the group past ``timeout``; return stderr."""
+def stop_worker(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """SIGTERM (warm shutdown), SIGKILL to the group past ``timeout``."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
-        _, err = process.communicate(timeout=timeout)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        _, err = process.communicate(timeout=10)
-    return err.decode(errors="replace")
+        process.wait(timeout=10)
