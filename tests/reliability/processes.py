@@ -131,11 +131,20 @@ class Sent:
 async def _one(client: httpx.AsyncClient, gate: asyncio.Semaphore, sent: Sent) -> None:
     headers = {"X-Correlation-ID": sent.sent_id} if sent.sent_id else {}
     async with gate:
-        try:
-            response = await client.request(sent.method, sent.path, headers=headers)
-        except httpx.HTTPError as error:
-            sent.error = repr(error)
-            return
+        for attempt in range(2):
+            try:
+                response = await client.request(sent.method, sent.path, headers=headers)
+                break
+            except httpx.RemoteProtocolError as error:
+                # A kept-alive connection the server closed as the request went out: the server
+                # never read it, so sending it again cannot duplicate a line (and if it did, the
+                # line checks would catch it).
+                sent.error = repr(error)
+                if attempt:
+                    return
+            except httpx.HTTPError as error:
+                sent.error = repr(error)
+                return
     sent.status = response.status_code
     sent.response_id = response.headers.get("X-Correlation-ID")
     if "stream" in sent.path:

@@ -125,7 +125,9 @@ def sigterm_worker_under_load(tmp_path: Path, redis_url: str, tasks: int, after:
         worker = start_worker(log_file, redis_url, app.conf.task_default_queue)
         try:
             results = publish(app, tasks)
-            wait_for(lambda: sum(r.ready() for r in results.values()) >= after, 120, 0.01)
+            # Tasks run about in order: polling one result keeps the poll cheap and the worker
+            # still busy when the signal lands.
+            wait_for(results[after - 1].ready, 120, 0.01)
             worker.send_signal(signal.SIGTERM)
             done = {index: r for index, r in results.items() if r.ready()}
             seen = {index: r.get(timeout=10) for index, r in done.items()}
@@ -248,7 +250,7 @@ def shared_file(tmp_path: Path, redis_url: str, requests: int, tasks: int, max_b
         key=lambda f: -int(f.suffix[1:]) if f.suffix[1:].isdigit() else 0,
     )
     lines = [line for f in files for line in file_lines(f)]  # each file: whole lines only
-    assert [200] * requests == [item.status for item in sent]
+    assert [] == [(item.path, item.error) for item in sent if item.status != 200]
     check_requests(sent, [line for line in lines if not worker_line(line)])
     check_tasks(results, seen, lines)
     assert len(files) > 3  # it did rotate, several times
