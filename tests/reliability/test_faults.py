@@ -250,7 +250,7 @@ def shared_file(tmp_path: Path, redis_url: str, requests: int, tasks: int, max_b
         key=lambda f: -int(f.suffix[1:]) if f.suffix[1:].isdigit() else 0,
     )
     lines = [line for f in files for line in file_lines(f)]  # each file: whole lines only
-    assert [] == [(item.path, item.error) for item in sent if item.status != 200]
+    assert [(item.path, item.error) for item in sent if item.status != 200] == []
     check_requests(sent, [line for line in lines if not worker_line(line)])
     check_tasks(results, seen, lines)
     assert len(files) > 3  # it did rotate, several times
