@@ -140,23 +140,29 @@ def sigterm_worker_under_load(tmp_path: Path, redis_url: str, tasks: int, after:
             purge(app)
     accepted: dict[int, AsyncResult] = {**done, **late}
     lines = file_lines(log_file)
-    check_tasks(accepted, seen, [line for line in lines if task_of(line, accepted)])
+    check_tasks(accepted, seen, lines_of(accepted, lines))
     return {"tasks": tasks, "accepted_before": len(done), "accepted_total": len(accepted)}
 
 
-def task_of(line: dict[str, Any], accepted: dict[int, AsyncResult]) -> bool:
-    """Whether ``line`` belongs to an accepted task (or to no task at all)."""
-    ids = getattr(task_of, "_ids", None)
-    if ids is None or ids[0] is not accepted:
-        ids = (accepted, {r.id for r in accepted.values()}, set())
-        task_of._ids = ids  # type: ignore[attr-defined]
-    data = line["data"] if isinstance(line["data"], dict) else {}
-    if line["event"] in ("task.start", "task.end"):
-        keep = data.get("task_id") in ids[1]
-        if keep and line["event"] == "task.start":
-            ids[2].add(line["span_id"])
-        return bool(keep)
-    return line["span_id"] in ids[2] or line["logger"] != "tests.stress_tasks"
+def lines_of(accepted: dict[int, AsyncResult], lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lines of the accepted tasks (by their start line's span), and the lines of no task."""
+    ids = {result.id for result in accepted.values()}
+    spans = {
+        line["span_id"]
+        for line in lines
+        if line["event"] == "task.start" and line["data"]["task_id"] in ids
+    }
+    other_spans = {
+        line["span_id"]
+        for line in lines
+        if line["event"] == "task.start" and line["data"]["task_id"] not in ids
+    }
+    return [
+        line
+        for line in lines
+        if line["span_id"] in spans
+        or (line["span_id"] not in other_spans and line["logger"] != "tests.stress_tasks")
+    ]
 
 
 @pytest.mark.services
