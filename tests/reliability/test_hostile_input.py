@@ -5,7 +5,9 @@ and no CR/LF/ANSI/Unicode separator can forge a line or recolour the console."""
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,9 +22,10 @@ from starlette.testclient import TestClient
 
 import agent_tracing as at
 from agent_tracing.formatters import escape_controls
-from agent_tracing.freqtrade import command_parameters
+from agent_tracing.freqtrade import SecretScrubber, collect_secrets, command_parameters
 from agent_tracing.langchain import LoggingCallback
 from app.main import create_app
+from tests.integrations.celery_support import instrumented, isolated_app, thread_worker
 from tests.reliability.conftest import RAW_CONTROL, TwoViews
 
 #: Sequences an attacker would try: forged lines, forged JSON, ANSI colour and cursor codes, the
@@ -248,3 +251,47 @@ def test_freqtrade_command_lines_parse_and_log_whole(
     parameters = command_parameters(args)
     two_views.log.info("command", data={"parameters": parameters, "args": args})
     assert_no_forgery(two_views, 1)
+
+
+config_value = st.one_of(
+    st.text(st.characters(exclude_categories=["Cs"]), min_size=6, max_size=60),
+    st.sampled_from([f for f in FORGERIES if "\ud800" not in f]),
+)
+
+
+@SETTINGS
+@given(key=config_value, secret=config_value, pair=config_value, note=config_value)
+def test_hostile_freqtrade_config_values_are_collected_and_scrubbed(
+    two_views: TwoViews, tmp_path_factory: pytest.TempPathFactory, key: str, secret: str,
+    pair: str, note: str,
+) -> None:  # fmt: skip
+    """Any exchange key and secret in a config file (controls, quotes, forged lines) are found
+    and scrubbed from any text freqtrade could print; other values pass through as one line."""
+    two_views.clear()
+    path = tmp_path_factory.mktemp("ft") / "config.json"
+    config = {"exchange": {"name": "binance", "key": key, "secret": secret,
+                           "pair_whitelist": [pair]}, "note": note}  # fmt: skip
+    path.write_text(json.dumps(config))
+    found = collect_secrets(config_paths=[path])
+    assert {key, secret} <= found
+    scrub = SecretScrubber(found)
+    printed = scrub(f"config: {json.dumps(config)} key={key} {secret}")
+    assert key not in printed
+    assert secret not in printed
+    two_views.log.info(printed, event="freqtrade.output", data={"line": printed})
+    assert_no_forgery(two_views, 1)
+
+
+def test_hostile_task_arguments_on_a_real_worker(two_views: TwoViews, tmp_path: Path) -> None:
+    """Every forgery as a task argument, published and run by a worker: the task runs, and its
+    publish, start and end lines stay whole, one console line each."""
+    with instrumented():
+        app = isolated_app(None, None, tmp_path / "celery")
+        with thread_worker(app):
+            results = [app.tasks["examples.context"].delay(text) for text in FORGERIES[:-1]]
+            tags = [result.get(timeout=30)["tag"] for result in results]
+    assert FORGERIES[:-1] == tags
+    lines = two_views.json_lines()
+    starts = [line for line in lines if line["event"] == "task.start"]
+    assert len(FORGERIES) - 1 == len(starts)
+    assert_no_forgery(two_views, len(lines))
