@@ -40,5 +40,8 @@ bench: $(STAMP)
 snapshots: $(STAMP)
 	$(PY) -m pytest --snapshot-update
 
+stress: $(STAMP)
+	$(PY) -m pytest -m stress tests/reliability -q -s --timeout 600
+
 clean:
 	rm -rf $(VENV) logs .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ from agent_tracing.context import (
 from agent_tracing.encoding import Limits, Sanitizer, get_sanitizer
 from agent_tracing.formatters import SCHEMA_KEYS, ConsoleFormatter, JsonFormatter
 from agent_tracing.handlers import (
+    ConsoleStreamHandler,
     ContextQueueHandler,
     JsonFileHandler,
     JsonStreamHandler,
@@ -38,6 +39,7 @@ __all__ = [
     "SCHEMA_KEYS",
     "BoundLogger",
     "ConsoleFormatter",
+    "ConsoleStreamHandler",
     "ContextFilter",
     "ContextQueueHandler",
     "JsonFileHandler",

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from agent_tracing.encoding import Limits, Sanitizer, set_sanitizer
 from agent_tracing.formatters import ConsoleFormatter
 from agent_tracing.handlers import (
+    ConsoleStreamHandler,
     ContextQueueHandler,
     JsonFileHandler,
     JsonStreamHandler,
@@ -247,7 +248,7 @@ def _build_handlers(settings: LoggingSettings) -> list[logging.Handler]:
     handlers: list[logging.Handler] = []
     if settings.console:
         stream = _stream(settings.console_stream)
-        console = logging.StreamHandler(stream)
+        console = ConsoleStreamHandler(stream)
         console.setFormatter(
             ConsoleFormatter(
                 stream=stream,

@@ -284,6 +284,10 @@ def escape_controls(text: str) -> str:
     return text.translate(_CONTROL_MAP)
 
 
+def _escaped(value: Any) -> Any:
+    return escape_controls(value) if isinstance(value, str) else value
+
+
 DEFAULT_CONSOLE_FORMAT = (
     "%(log_color)s%(levelname)-8s%(reset)s %(blue)s%(name)s%(reset)s "
     "%(light_black)s[%(short_correlation_id)s]%(reset)s - %(message)s%(data_text)s"
@@ -368,22 +372,25 @@ class ConsoleFormatter(colorlog.ColoredFormatter):
         data = fields["data"]
         data_text = ""
         if data:
-            text = orjson.dumps(data).decode("utf-8")
+            text = _dumps(data).decode("utf-8")  # its fallback takes lone surrogates
             if len(text) > self.max_data_chars:
                 text = f"{text[: self.max_data_chars]}…"
             data_text = f" {escape_controls(text)}"
         values = dict(record.__dict__)
         values.update(self._escape_code_map(record.levelname))
+        # Context values come from clients too (a correlation id header, a bound user id): they
+        # are escaped like the message, or one could forge a line or recolour the terminal.
         values.update(
+            name=_escaped(record.name),
             message=escape_controls(fields["message"]),
             levelname=fields["level"],
-            short_correlation_id=str(cid)[:8] if cid else "-",
-            correlation_id=cid,
-            component=fields["component"],
-            event=fields["event"],
-            user_id=fields["user_id"],
-            strategy_id=fields["strategy_id"],
-            backtest_id=fields["backtest_id"],
+            short_correlation_id=escape_controls(str(cid)[:8]) if cid else "-",
+            correlation_id=_escaped(cid),
+            component=_escaped(fields["component"]),
+            event=_escaped(fields["event"]),
+            user_id=_escaped(fields["user_id"]),
+            strategy_id=_escaped(fields["strategy_id"]),
+            backtest_id=_escaped(fields["backtest_id"]),
             data_text=data_text,
             timestamp=fields["timestamp"],
         )

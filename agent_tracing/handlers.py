@@ -22,6 +22,7 @@ from agent_tracing.formatters import JsonFormatter
 from agent_tracing.records import ATTR_CONTEXT, ATTR_EXCEPTION, exception_fields
 
 __all__ = [
+    "ConsoleStreamHandler",
     "ContextQueueHandler",
     "JsonFileHandler",
     "JsonStreamHandler",
@@ -78,6 +79,11 @@ class JsonStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[typ
     def __init__(self, stream: Any = None, *, formatter: logging.Formatter | None = None) -> None:
         super().__init__(stream if stream is not None else sys.stdout)
         self.setFormatter(formatter or JsonFormatter())
+
+
+class ConsoleStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[type-arg]
+    """The console view's handler: a ``StreamHandler`` whose failures (stdout on a full disk, a
+    closed pipe) are reported once on stderr, not as one traceback per line."""
 
 
 class _BinaryFileMixin:

@@ -200,3 +200,34 @@ def test_several_processes_share_one_rotating_file(tmp_path: Path) -> None:
     rotated = [f for f in files if f.suffix not in (".jsonl", ".lock")]
     assert len(rotated) > 5
     assert min(f.stat().st_size for f in rotated) > 60_000
+
+
+def test_a_failing_console_stream_is_reported_once_and_the_json_view_keeps_writing(
+    tmp_path: Path,
+) -> None:
+    """stdout on a full device under the console view: one report on stderr (not a traceback per
+    line) and every line still in the JSON file."""
+    out = tmp_path / "console-full.jsonl"
+    script = textwrap.dedent(
+        f"""
+        import sys, agent_tracing as at
+        at.configure_logging(console_stream="stdout", json_output={str(out)!r}, color=False)
+        log = at.get_logger("app.full")
+        for i in range(50):
+            log.info("line %d", i)
+        print("app still running", file=sys.stderr)
+        """
+    )
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert "app still running" in done.stderr
+    assert done.stderr.count("could not write a log record") == 1
+    assert "Logging error" not in done.stderr
+    assert len(json_lines(out)) == 50

@@ -135,3 +135,28 @@ def test_formatter_failure_gives_a_fallback_line() -> None:
     line = orjson.loads(at.JsonFormatter().format(record))
     assert list(line) == list(at.SCHEMA_KEYS)
     assert "_log_error" in line["data"]
+
+
+def test_console_escapes_context_values_and_logger_names() -> None:
+    """A correlation id or logger name holding CR/LF/ESC cannot forge a console line or colour."""
+    stream = io.StringIO()
+    formatter = at.ConsoleFormatter(
+        "%(name)s %(short_correlation_id)s %(correlation_id)s %(user_id)s %(message)s",
+        stream=stream,
+        no_color=True,
+    )
+    record = logging.LogRecord("evil\n\x1b[31m", logging.INFO, __file__, 1, "hi", None, None)
+    with at.bind(correlation_id="\r\nFORGED\x1b[2J", user_id="\x1b[31mred"):
+        at.ContextFilter().filter(record)
+        line = formatter.format(record)
+    assert line == "evil\\n\\x1b[31m \\r\\nFORGED \\r\\nFORGED\\x1b[2J \\x1b[31mred hi"
+
+
+def test_console_keeps_data_holding_lone_surrogates() -> None:
+    """``data`` with a lone surrogate is shown (escaped), not replaced by a log-error line."""
+    stream = io.StringIO()
+    _console(stream, color=False)
+    at.get_logger("app").info("hi", data={"text": "lone \ud800"})
+    line = stream.getvalue()
+    assert "log error" not in line
+    assert '"lone \\ud800"' in line

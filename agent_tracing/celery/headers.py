@@ -12,6 +12,7 @@ so a password passed to a task never reaches the worker's lines.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -24,7 +25,9 @@ __all__ = [
     "HEADER_CORRELATION_ID",
     "context_from_headers",
     "inject_context",
+    "redact_positional",
     "redact_reprs",
+    "secret_positions",
 ]
 
 #: The correlation id of the publisher (a string).
@@ -102,6 +105,45 @@ def context_from_headers(source: Any) -> dict[str, Any]:
     return out
 
 
+_POSITIONS: dict[Any, frozenset[int]] = {}
+
+
+def secret_positions(task: Any) -> frozenset[int]:
+    """Indexes of ``task``'s positional parameters whose names are secret (``password`` in
+    ``login(username, password)``): a value passed there is a secret with no key to show it.
+
+    Computed once per task function; a task whose signature cannot be read has none.
+    """
+    run = getattr(task, "run", None)
+    key = getattr(run, "__func__", run)
+    cached = _POSITIONS.get(key)
+    if cached is not None:
+        return cached
+    positions: frozenset[int] = frozenset()
+    try:
+        redactor = get_sanitizer().redactor
+        parameters = [
+            p
+            for p in inspect.signature(run).parameters.values()  # type: ignore[arg-type]
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        positions = frozenset(i for i, p in enumerate(parameters) if redactor.is_secret_key(p.name))
+    except (TypeError, ValueError):
+        pass
+    if len(_POSITIONS) < 4096:
+        _POSITIONS[key] = positions
+    return positions
+
+
+def redact_positional(args: Any, positions: frozenset[int]) -> Any:
+    """``args`` with the values at ``positions`` replaced by the redaction marker."""
+    if not positions or not isinstance(args, list | tuple):
+        return args
+    marker = get_sanitizer().redactor.marker
+    clean = [marker if i in positions else value for i, value in enumerate(args)]
+    return tuple(clean) if isinstance(args, tuple) else clean
+
+
 class _Redacting:
     """Walk task arguments, keeping their Python shapes, and note whether anything was secret."""
 
@@ -141,7 +183,9 @@ class _Redacting:
         return value
 
 
-def redact_reprs(headers: MutableMapping[str, Any], body: Any) -> bool:
+def redact_reprs(
+    headers: MutableMapping[str, Any], body: Any, positions: frozenset[int] = frozenset()
+) -> bool:
     """Rebuild ``argsrepr`` / ``kwargsrepr`` from redacted arguments when they hold a secret.
 
     Arguments are left as they are (the task needs them); only the printable copies change.
@@ -150,11 +194,16 @@ def redact_reprs(headers: MutableMapping[str, Any], body: Any) -> bool:
     Args:
         headers: The message headers.
         body: The message body (protocol 2: ``(args, kwargs, embed)``).
+        positions: Positional arguments that are secret by their parameter's name
+            (:func:`secret_positions`).
     """
     if not isinstance(body, tuple | list) or len(body) < 2:
         return False
     args, kwargs = body[0], body[1]
     walker = _Redacting()
+    if positions and isinstance(args, list | tuple) and any(i < len(args) for i in positions):
+        args = redact_positional(args, positions)
+        walker.changed = True
     clean_args = walker.walk(tuple(args) if isinstance(args, list | tuple) else args)
     clean_kwargs = walker.walk(kwargs if isinstance(kwargs, Mapping) else {})
     if not walker.changed:

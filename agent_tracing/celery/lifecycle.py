@@ -26,10 +26,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from billiard.exceptions import WorkerLostError
-from celery import states
+from celery import current_app, states
 from celery.exceptions import Retry
 
-from agent_tracing.celery.headers import context_from_headers, inject_context, redact_reprs
+from agent_tracing.celery.headers import (
+    context_from_headers,
+    inject_context,
+    redact_positional,
+    redact_reprs,
+    secret_positions,
+)
 from agent_tracing.celery.options import State, log, reason_text, report, summary
 from agent_tracing.celery.verdicts import log_with_headers
 from agent_tracing.context import (
@@ -89,7 +95,7 @@ def on_before_task_publish(
         if headers is None:
             return
         inject_context(headers)
-        redact_reprs(headers, body)
+        redact_reprs(headers, body, _publish_positions(sender))
         if State.options.log_publish and log.isEnabledFor(logging.INFO):
             data: dict[str, Any] = {
                 "task": sender,
@@ -105,6 +111,15 @@ def on_before_task_publish(
             log.info("Task %s published", sender, event="task.published", data=data)
     except Exception as error:
         report("before_task_publish", error)
+
+
+def _publish_positions(sender: Any) -> frozenset[int]:
+    # The signal names the task; its function (shared by every app) names the parameters.
+    try:
+        task = current_app.tasks.get(sender) if isinstance(sender, str) else None
+        return secret_positions(task) if task is not None else frozenset()
+    except Exception:
+        return frozenset()
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -158,7 +173,8 @@ def _start_data(
     data: dict[str, Any] = {"task": task.name, "task_id": task_id}
     options = State.options
     if options.log_args:
-        data["args"] = summary(signal_args.get("args") or ())
+        args = redact_positional(signal_args.get("args") or (), secret_positions(task))
+        data["args"] = summary(args)
         data["kwargs"] = summary(signal_args.get("kwargs") or {})
     data["retries"] = getattr(request, "retries", 0) or 0
     delivery = getattr(request, "delivery_info", None) or {}

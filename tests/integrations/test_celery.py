@@ -284,7 +284,7 @@ def test_argsrepr_headers_are_redacted_at_publish(app: Celery) -> None:
             )
     finally:
         signals.before_task_publish.disconnect(keep)
-    assert captured["argsrepr"] == "('bob', 'hunter2')"
+    assert captured["argsrepr"] == "('bob', '[REDACTED]')"  # the ``password`` position
     assert captured["kwargsrepr"] == "{'settings': {'token': '[REDACTED]'}}"
     assert captured[HEADER_CORRELATION_ID] == "cid-argsrepr"
     assert {"user_id": "u-9", "parent_span_id": publisher.span_id} == captured[HEADER_CONTEXT]

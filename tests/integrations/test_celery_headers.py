@@ -109,3 +109,17 @@ def test_large_arguments_are_walked_only_as_far_as_a_repr_shows() -> None:
     assert time.perf_counter() - started < 1.0
     assert headers["kwargsrepr"] == "{'settings': {'password': '[REDACTED]'}}"
     assert len(headers["argsrepr"]) <= 1100
+
+
+def test_a_positional_argument_named_as_a_secret_is_redacted() -> None:
+    """``login("alice", "hunter2")``: the value in the ``password`` position is hidden in argsrepr
+    and in the start line's args, although nothing in the value itself looks secret."""
+    from agent_tracing.celery.headers import redact_positional, secret_positions
+    from app.tasks.examples import login
+
+    positions = secret_positions(login)
+    assert frozenset({1}) == positions
+    headers = {"argsrepr": "('alice', 'hunter2')", "kwargsrepr": "{}"}
+    assert redact_reprs(headers, (("alice", "hunter2"), {}, {}), positions)
+    assert headers["argsrepr"] == "('alice', '[REDACTED]')"
+    assert redact_positional(("alice", "hunter2", {}), positions) == ("alice", "[REDACTED]", {})
