@@ -124,6 +124,11 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
             bid = _clean_value(fields["backtest_id"], san)
         if "component" in fields:
             component = _clean_value(fields["component"], san)
+        # A caller tracking its own tree (a callback handler) places one line in a span.
+        if "span_id" in fields:
+            span_id = _clean_value(fields["span_id"], san)
+        if "parent_span_id" in fields:
+            parent_span_id = _clean_value(fields["parent_span_id"], san)
     if component is None:
         component = record.name
 
