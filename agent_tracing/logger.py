@@ -323,7 +323,23 @@ class BoundLogger:
         attrs[ATTR_EVENT] = event
         if stack_info:
             attrs["stack_info"] = _stack_text()
-        logger.handle(record)
+        if logger.__class__ is not _StdLogger and not _plain_logger_class(logger.__class__):
+            logger.handle(record)
+            return
+        # ``Logger.handle`` and ``callHandlers`` of the stdlib, inline: the same walk up the
+        # hierarchy (filters, handler levels, propagation, the last resort) without three calls.
+        if logger.disabled or (logger.filters and not logger.filter(record)):
+            return
+        found = 0
+        current: logging.Logger | None = logger
+        while current is not None:
+            for handler in current.handlers:
+                found += 1
+                if level >= handler.level:
+                    handler.handle(record)
+            current = current.parent if current.propagate else None  # type: ignore[assignment]
+        if not found:
+            logger.callHandlers(record)  # no handler anywhere: the stdlib's last-resort rules
 
     @staticmethod
     def _merge_extra(
@@ -364,6 +380,22 @@ class BoundLogger:
         pid = _pid[0]
         return _Record(name, level, msg, args or None, exc_info, time.time_ns(), pid,
                        _process_name(pid))  # fmt: skip
+
+
+_StdLogger = logging.Logger
+_plain_classes: dict[type, bool] = {}
+
+
+def _plain_logger_class(cls: type) -> bool:
+    """Whether a ``Logger`` subclass dispatches records as the stdlib's own class does."""
+    plain = _plain_classes.get(cls)
+    if plain is None:
+        plain = all(
+            getattr(cls, name) is getattr(_StdLogger, name)
+            for name in ("handle", "callHandlers", "filter")
+        )
+        _plain_classes[cls] = plain
+    return plain
 
 
 class _Record(logging.LogRecord):
