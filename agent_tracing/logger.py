@@ -292,7 +292,10 @@ class BoundLogger:
         fields: dict[str, Any] | None = None
         bound = self._bound
         if bound is not None or extra:
-            data, fields = self._merge_extra(bound, extra, data)
+            if bound is None and _EXTRA_FIELDS.issuperset(extra):  # type: ignore[arg-type]
+                fields = dict(extra)  # type: ignore[arg-type]  # schema fields only: no merge
+            else:
+                data, fields = self._merge_extra(bound, extra, data)
         if (
             correlation_id is not None
             or user_id is not None
