@@ -211,6 +211,10 @@ def _dumps(payload: dict[str, Any], option: int = 0) -> bytes:
         return (text + "\n" if option else text).encode("ascii")
 
 
+_orjson_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
 class JsonFormatter(BaseJsonFormatter):
     """One JSON object per line in the project schema (see ``SCHEMA_KEYS``).
 
@@ -260,7 +264,11 @@ class JsonFormatter(BaseJsonFormatter):
         """Return the line as UTF-8 bytes, ending in a newline (the handlers' fast path)."""
         try:
             if self._plain:
-                return _dumps(schema_fields(record, self.sanitizer), orjson.OPT_APPEND_NEWLINE)
+                fields = schema_fields(record, self.sanitizer)
+                try:
+                    return _orjson_dumps(fields, option=_NEWLINE)
+                except TypeError:
+                    return _dumps(fields, _NEWLINE)
             log_data: dict[str, Any] = {}
             self.add_fields(log_data, record, {})
             return _dumps(self.process_log_record(log_data), orjson.OPT_APPEND_NEWLINE)

@@ -315,10 +315,15 @@ class BoundLogger:
                 fields["component"] = component
         logger = self._logger
         if args and len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
-            args = (args[0],)  # the stdlib's "%(key)s" with one mapping argument
-        record = self._make_record(
-            logger.name, level, msg, args, _exc_tuple(exc_info) if exc_info else None
-        )
+            args = args[0]  # type: ignore[assignment]  # the stdlib's "%(key)s" with one mapping
+        exc = _exc_tuple(exc_info) if exc_info else None
+        if logging.getLogRecordFactory() is _LogRecord:
+            pid = _pid[0]
+            record: logging.LogRecord = _Record(
+                logger.name, level, msg, args or None, exc, time.time_ns(), pid, _process_name(pid)
+            )
+        else:
+            record = self._make_record(logger.name, level, msg, args, exc)
         attrs = record.__dict__
         attrs[ATTR_CONTEXT] = _CONTEXT.get()
         attrs[ATTR_FIELDS] = fields
@@ -340,7 +345,7 @@ class BoundLogger:
                 found += 1
                 if level >= handler.level:
                     handler.handle(record)
-            current = current.parent if current.propagate else None  # type: ignore[assignment]
+            current = current.parent if current.propagate else None
         if not found:
             logger.callHandlers(record)  # no handler anywhere: the stdlib's last-resort rules
 
@@ -386,6 +391,8 @@ class BoundLogger:
 
 
 _StdLogger = logging.Logger
+_get_ident = threading.get_ident
+_current_thread = threading.current_thread
 _plain_classes: dict[type, bool] = {}
 
 
@@ -431,8 +438,8 @@ class _Record(logging.LogRecord):
         self.created = now_ns / 1e9
         self.msecs = (now_ns % 1_000_000_000) // 1_000_000 + 0.0
         self.relativeCreated = (now_ns / 1e9 - _start_time) * 1000
-        self.thread = threading.get_ident()
-        self.threadName = threading.current_thread().name
+        self.thread = _get_ident()
+        self.threadName = _current_thread().name
         self.processName = process_name
         self.process = pid
 

@@ -64,6 +64,15 @@ def test_a_misspelt_keyword_fails_loudly() -> None:
         log.info("x", usr_id="u1")  # type: ignore[call-arg]
 
 
+def test_percent_args_format_as_the_stdlib_does(log_events: CapturedEvents) -> None:
+    """Positional args and a single mapping argument ("%(key)s") format the message."""
+    log = at.get_logger("app.x")
+    log.info("v=%s %s", 1, "two")
+    log.info("v=%(a)s %(b)s", {"a": 1, "b": "two"})
+    messages = [line["message"] for line in log_events.raw]
+    assert messages == ["v=1 two", "v=1 two"]
+
+
 def test_seed_style_extra_is_understood(log_events: CapturedEvents) -> None:
     """extra={"user_id":..., "data": {...}} from the design document lands in the schema."""
     log = at.get_logger("app.users")
