@@ -212,3 +212,39 @@ def test_setup_logger_keeps_the_seed_entry_point(log_events: CapturedEvents) -> 
         ("app.tasks.backtests", "BacktestsTask"),
         ("app", "app"),
     ]
+
+
+def test_dispatch_follows_the_stdlib_rules() -> None:
+    """Logger filters, disabled loggers and propagate=False hold as in the stdlib."""
+    child = logging.getLogger("app.dispatch.child")
+    with capture_events(logger="app.dispatch") as events:
+        log = at.get_logger("app.dispatch.child")
+        child.addFilter(lambda record: record.getMessage() != "dropped")
+        try:
+            log.info("kept")
+            log.info("dropped")
+            child.disabled = True
+            log.info("while disabled")
+            child.disabled = False
+            child.propagate = False
+            log.info("not propagated")
+        finally:
+            child.filters.clear()
+            child.disabled = False
+            child.propagate = True
+    messages = [line["message"] for line in events.raw]
+    assert messages == ["kept"]
+
+
+def test_a_logger_subclass_that_overrides_handle_is_called() -> None:
+    """A Logger class whose handle() is overridden still receives our records."""
+    seen: list[str] = []
+
+    class Recording(logging.Logger):
+        def handle(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+            super().handle(record)
+
+    logger = Recording("app.recording")
+    at.BoundLogger(logger).info("through %s", "handle")
+    assert seen == ["through handle"]
