@@ -336,9 +336,16 @@ class BoundLogger:
             return
         # ``Logger.handle`` and ``callHandlers`` of the stdlib, inline: the same walk up the
         # hierarchy (filters, handler levels, propagation, the last resort) without three calls.
-        if logger.disabled or (logger.filters and not logger.filter(record)):
+        if logger.disabled:
             return
+        if logger.filters:
+            passed: Any = logger.filter(record)
+            if not passed:
+                return
+            if isinstance(passed, logging.LogRecord):  # Python 3.12+: a filter may replace it
+                record = passed
         found = 0
+        level = record.levelno
         current: logging.Logger | None = logger
         while current is not None:
             for handler in current.handlers:
