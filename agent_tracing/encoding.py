@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from agent_tracing.redaction import _PLAIN_TOKEN, Redactor
+from agent_tracing.redaction import _MIN_TOKEN_TEXT, _PLAIN_TOKEN, Redactor
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Sanitizer", "get_sanitizer", "safe_repr", "set_sanitizer"]
 
@@ -142,7 +142,7 @@ class Sanitizer:
                             clean = (
                                 self.text(item)
                                 if (
-                                    len(item) >= 15
+                                    len(item) >= _MIN_TOKEN_TEXT
                                     or len(item) > self._cache_limit
                                     or _PLAIN_TOKEN.fullmatch(item) is None
                                 )
@@ -197,6 +197,7 @@ class Sanitizer:
         try:
             out: dict[str, Any] = {}
             keys = self._keys
+            texts = self._texts
             limit = self.limits.max_items
             count = 0
             try:
@@ -214,6 +215,15 @@ class Sanitizer:
                     clean_name = self._key(name)
                 if clean_name is None:  # a secret key: the key stays, the value goes
                     out[name if len(name) <= 200 else self.text(name)] = self._marker
+                    continue
+                # The leaves of ``_clean``, inline: most values of nested data are leaves.
+                cls = type(item)
+                if cls is str:
+                    out[clean_name] = texts.get(item) or self.text(item)
+                elif cls is int:
+                    out[clean_name] = item if _INT_MIN <= item <= _INT_MAX else str(item)
+                elif cls in _SCALARS:
+                    out[clean_name] = item
                 else:
                     out[clean_name] = self._clean(item, depth + 1, path)
             return out
@@ -240,7 +250,19 @@ class Sanitizer:
                 except TypeError:
                     items.sort(key=safe_repr)
             limit = self.limits.max_items
-            out = [self._clean(item, depth + 1, path) for item in items[:limit]]
+            out: list[Any] = []
+            append = out.append
+            texts = self._texts
+            for item in items[:limit] if len(items) > limit else items:
+                cls = type(item)  # the leaves of ``_clean``, inline
+                if cls is str:
+                    append(texts.get(item) or self.text(item))
+                elif cls is int:
+                    append(item if _INT_MIN <= item <= _INT_MAX else str(item))
+                elif cls in _SCALARS:
+                    append(item)
+                else:
+                    append(self._clean(item, depth + 1, path))
             if len(items) > limit:
                 out.append(f"…[{len(items) - limit} more items]")
             return out

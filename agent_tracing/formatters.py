@@ -108,11 +108,19 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
     """Return the schema fields of ``record``: redacted, bounded, JSON-safe, in schema order."""
     san = sanitizer if sanitizer is not None else get_sanitizer()
     attrs = record.__dict__
-    ctx = attrs.get(ATTR_CONTEXT)
+    try:  # our logger's records carry all four; a foreign record lacks some
+        ctx = attrs[ATTR_CONTEXT]
+        fields = attrs[ATTR_FIELDS]
+        data: Any = attrs[ATTR_DATA]
+        event = attrs[ATTR_EVENT]
+    except KeyError:
+        ctx = attrs.get(ATTR_CONTEXT)
+        fields = attrs.get(ATTR_FIELDS)
+        data = attrs.get(ATTR_DATA)
+        event = attrs.get(ATTR_EVENT)
     if ctx is None:
         ctx = record_context(record)
     cid, uid, sid, bid, component, span_id, parent_span_id, extra = _context_values(ctx, san)
-    fields = attrs.get(ATTR_FIELDS)
     if fields:
         if "correlation_id" in fields:
             cid = _clean_value(fields["correlation_id"], san)
@@ -132,7 +140,6 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
     if component is None:
         component = record.name
 
-    data: Any = attrs.get(ATTR_DATA)
     if extra:
         data = {**extra, **data} if isinstance(data, Mapping) else {**extra}
     if data is not None:
@@ -153,7 +160,7 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
         "message": message,
         "data": data,
         "logger": record.name,
-        "event": attrs.get(ATTR_EVENT),
+        "event": event,
         "span_id": span_id,
         "parent_span_id": parent_span_id,
     }
@@ -211,6 +218,10 @@ def _dumps(payload: dict[str, Any], option: int = 0) -> bytes:
         return (text + "\n" if option else text).encode("ascii")
 
 
+_orjson_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
 class JsonFormatter(BaseJsonFormatter):
     """One JSON object per line in the project schema (see ``SCHEMA_KEYS``).
 
@@ -260,7 +271,11 @@ class JsonFormatter(BaseJsonFormatter):
         """Return the line as UTF-8 bytes, ending in a newline (the handlers' fast path)."""
         try:
             if self._plain:
-                return _dumps(schema_fields(record, self.sanitizer), orjson.OPT_APPEND_NEWLINE)
+                fields = schema_fields(record, self.sanitizer)
+                try:
+                    return _orjson_dumps(fields, option=_NEWLINE)
+                except TypeError:
+                    return _dumps(fields, _NEWLINE)
             log_data: dict[str, Any] = {}
             self.add_fields(log_data, record, {})
             return _dumps(self.process_log_record(log_data), orjson.OPT_APPEND_NEWLINE)

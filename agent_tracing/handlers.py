@@ -19,6 +19,7 @@ from typing import Any
 from agent_tracing.context import _raw_context
 from agent_tracing.encoding import safe_repr
 from agent_tracing.formatters import JsonFormatter
+from agent_tracing.logger import _Record
 from agent_tracing.records import ATTR_CONTEXT, ATTR_EXCEPTION, exception_fields
 
 __all__ = [
@@ -235,19 +236,50 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
     def __init__(self, queue: Any) -> None:
         super().__init__(queue)
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        prepared = copy.copy(record)
+    def handle(self, record: logging.LogRecord) -> bool:
+        attrs = record.__dict__
+        if ATTR_CONTEXT not in attrs:
+            attrs[ATTR_CONTEXT] = _raw_context()
+        if self.filters and not self.filter(record):
+            return False
+        # No handler lock: preparing reads the record and builds a new one, and the queue is
+        # thread-safe; the caller only pays for the copy and the put.
         try:
-            prepared.msg = record.getMessage()
-            prepared.args = None
+            self.enqueue(self.prepare(record))
         except Exception:
-            prepared.msg = (
-                f"{safe_repr(record.msg)} (unformattable with args {safe_repr(record.args)})"
-            )
-            prepared.args = None
+            self.handleError(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.enqueue(self.prepare(record))
+        except Exception:
+            self.handleError(record)
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if record.__class__ in _PLAIN_RECORDS:
+            # What ``copy.copy`` does for a plain record (a new instance, the attributes copied)
+            # without the pickle protocol's detour.
+            prepared = _new_object(record.__class__)
+            prepared.__dict__.update(record.__dict__)
+        else:
+            prepared = copy.copy(record)
+        msg = record.msg
+        if msg.__class__ is not str or record.args:
+            try:
+                prepared.msg = record.getMessage()
+            except Exception:
+                prepared.msg = (
+                    f"{safe_repr(record.msg)} (unformattable with args {safe_repr(record.args)})"
+                )
+        prepared.args = None
         if record.exc_info or record.exc_text:
             prepared.__dict__[ATTR_EXCEPTION] = exception_fields(record.exc_info, record.exc_text)
             prepared.exc_text = prepared.__dict__[ATTR_EXCEPTION]["traceback"]
             prepared.exc_info = None
         prepared.message = prepared.msg
         return prepared
+
+
+_new_object = object.__new__
+_PLAIN_RECORDS = frozenset((logging.LogRecord, _Record))

@@ -292,7 +292,10 @@ class BoundLogger:
         fields: dict[str, Any] | None = None
         bound = self._bound
         if bound is not None or extra:
-            data, fields = self._merge_extra(bound, extra, data)
+            if bound is None and _EXTRA_FIELDS.issuperset(extra):  # type: ignore[arg-type]
+                fields = dict(extra)  # type: ignore[arg-type]  # schema fields only: no merge
+            else:
+                data, fields = self._merge_extra(bound, extra, data)
         if (
             correlation_id is not None
             or user_id is not None
@@ -312,10 +315,15 @@ class BoundLogger:
                 fields["component"] = component
         logger = self._logger
         if args and len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
-            args = (args[0],)  # the stdlib's "%(key)s" with one mapping argument
-        record = self._make_record(
-            logger.name, level, msg, args, _exc_tuple(exc_info) if exc_info else None
-        )
+            args = args[0]  # type: ignore[assignment]  # the stdlib's "%(key)s" with one mapping
+        exc = _exc_tuple(exc_info) if exc_info else None
+        if logging.getLogRecordFactory() is _LogRecord:
+            pid = _pid[0]
+            record: logging.LogRecord = _Record(
+                logger.name, level, msg, args or None, exc, time.time_ns(), pid, _process_name(pid)
+            )
+        else:
+            record = self._make_record(logger.name, level, msg, args, exc)
         attrs = record.__dict__
         attrs[ATTR_CONTEXT] = _CONTEXT.get()
         attrs[ATTR_FIELDS] = fields
@@ -323,7 +331,30 @@ class BoundLogger:
         attrs[ATTR_EVENT] = event
         if stack_info:
             attrs["stack_info"] = _stack_text()
-        logger.handle(record)
+        if logger.__class__ is not _StdLogger and not _plain_logger_class(logger.__class__):
+            logger.handle(record)
+            return
+        # ``Logger.handle`` and ``callHandlers`` of the stdlib, inline: the same walk up the
+        # hierarchy (filters, handler levels, propagation, the last resort) without three calls.
+        if logger.disabled:
+            return
+        if logger.filters:
+            passed: Any = logger.filter(record)
+            if not passed:
+                return
+            if isinstance(passed, logging.LogRecord):  # Python 3.12+: a filter may replace it
+                record = passed
+        found = 0
+        level = record.levelno
+        current: logging.Logger | None = logger
+        while current is not None:
+            for handler in current.handlers:
+                found += 1
+                if level >= handler.level:
+                    handler.handle(record)
+            current = current.parent if current.propagate else None
+        if not found:
+            logger.callHandlers(record)  # no handler anywhere: the stdlib's last-resort rules
 
     @staticmethod
     def _merge_extra(
@@ -366,6 +397,24 @@ class BoundLogger:
                        _process_name(pid))  # fmt: skip
 
 
+_StdLogger = logging.Logger
+_get_ident = threading.get_ident
+_current_thread = threading.current_thread
+_plain_classes: dict[type, bool] = {}
+
+
+def _plain_logger_class(cls: type) -> bool:
+    """Whether a ``Logger`` subclass dispatches records as the stdlib's own class does."""
+    plain = _plain_classes.get(cls)
+    if plain is None:
+        plain = all(
+            getattr(cls, name) is getattr(_StdLogger, name)
+            for name in ("handle", "callHandlers", "filter")
+        )
+        _plain_classes[cls] = plain
+    return plain
+
+
 class _Record(logging.LogRecord):
     """A ``LogRecord`` with the stdlib's attributes, built without ``findCaller``."""
 
@@ -396,8 +445,8 @@ class _Record(logging.LogRecord):
         self.created = now_ns / 1e9
         self.msecs = (now_ns % 1_000_000_000) // 1_000_000 + 0.0
         self.relativeCreated = (now_ns / 1e9 - _start_time) * 1000
-        self.thread = threading.get_ident()
-        self.threadName = threading.current_thread().name
+        self.thread = _get_ident()
+        self.threadName = _current_thread().name
         self.processName = process_name
         self.process = pid
 

@@ -64,6 +64,7 @@ def record_context(record: logging.LogRecord) -> Mapping[str, Any]:
 
 
 _ts_cache: tuple[int, str] = (-1, "")
+_MILLIS: tuple[str, ...] = tuple(f".{millis:03d}Z" for millis in range(1000))
 
 
 def format_timestamp(created: float) -> str:
@@ -75,7 +76,9 @@ def format_timestamp(created: float) -> str:
     if cached[0] != seconds:
         cached = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
         _ts_cache = cached
-    return f"{cached[1]}.{millis:03d}Z"
+    if 0 <= millis < 1000:
+        return cached[1] + _MILLIS[millis]
+    return f"{cached[1]}.{millis:03d}Z"  # before 1970
 
 
 def exception_fields(

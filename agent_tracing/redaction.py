@@ -117,11 +117,14 @@ _TRIGGERS: tuple[str, ...] = (
     "akia",
 )
 _MIN_SECRET_TEXT = 5  # "pwd=x" is the shortest text a pattern matches
-# Without a separator (":", "=", "@", "?", space), only the provider-key pattern can match, and
-# its shortest form ("xoxb-" and 10 more) is 15 characters: shorter plain tokens (ids, enum-like
-# values) need no scan.
-_MIN_TOKEN_TEXT = 15
+# Without a separator (":", "=", "@", "?", space), only the JWT and provider-key patterns can
+# match, and their shortest forms are 13 characters ("eyJ" + 4 + "." + 4 + ".") and 15 ("xoxb-"
+# and 10 more): shorter plain tokens (ids, enum-like values) need no scan.
+_MIN_TOKEN_TEXT = 13
 _PLAIN_TOKEN = re.compile(r"[\w.\-/+,#]*")
+# Hex digits and hyphens (UUIDs, span ids, hashes) can start no pattern: every form needs a
+# separator, whitespace, or a letter past "f" ("eyJ", "sk-", "gh", "xox", "AKIA", "bearer").
+_HEXISH = "0123456789abcdefABCDEF-"
 
 _KEY_SPLIT = re.compile(r"[-\s.]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -221,6 +224,7 @@ class Redactor:
         if not self._extra and (
             len(text) < _MIN_SECRET_TEXT
             or (len(text) < _MIN_TOKEN_TEXT and _PLAIN_TOKEN.fullmatch(text) is not None)
+            or not text.strip(_HEXISH)
         ):
             return text
         out = text

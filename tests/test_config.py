@@ -231,3 +231,32 @@ def test_a_failing_console_stream_is_reported_once_and_the_json_view_keeps_writi
     assert done.stderr.count("could not write a log record") == 1
     assert "Logging error" not in done.stderr
     assert len(json_lines(out)) == 50
+
+
+def test_queue_handler_prepares_a_copy() -> None:
+    """The queued record has the formatted message and the exception; the caller's is intact."""
+    import queue
+
+    from agent_tracing.handlers import ContextQueueHandler
+
+    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = ContextQueueHandler(q)
+    logger = logging.getLogger("app.queue_copy")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        log = at.get_logger("app.queue_copy")
+        log.info("v=%(a)s", {"a": 1})
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.exception("failed %s", "here")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+    first, second = q.get_nowait(), q.get_nowait()
+    assert (first.msg, first.args, first.message) == ("v=1", None, "v=1")
+    assert (second.msg, second.exc_info) == ("failed here", None)
+    assert "ValueError: boom" in second.exc_text

@@ -64,6 +64,15 @@ def test_a_misspelt_keyword_fails_loudly() -> None:
         log.info("x", usr_id="u1")  # type: ignore[call-arg]
 
 
+def test_percent_args_format_as_the_stdlib_does(log_events: CapturedEvents) -> None:
+    """Positional args and a single mapping argument ("%(key)s") format the message."""
+    log = at.get_logger("app.x")
+    log.info("v=%s %s", 1, "two")
+    log.info("v=%(a)s %(b)s", {"a": 1, "b": "two"})
+    messages = [line["message"] for line in log_events.raw]
+    assert messages == ["v=1 two", "v=1 two"]
+
+
 def test_seed_style_extra_is_understood(log_events: CapturedEvents) -> None:
     """extra={"user_id":..., "data": {...}} from the design document lands in the schema."""
     log = at.get_logger("app.users")
@@ -203,3 +212,39 @@ def test_setup_logger_keeps_the_seed_entry_point(log_events: CapturedEvents) -> 
         ("app.tasks.backtests", "BacktestsTask"),
         ("app", "app"),
     ]
+
+
+def test_dispatch_follows_the_stdlib_rules() -> None:
+    """Logger filters, disabled loggers and propagate=False hold as in the stdlib."""
+    child = logging.getLogger("app.dispatch.child")
+    with capture_events(logger="app.dispatch") as events:
+        log = at.get_logger("app.dispatch.child")
+        child.addFilter(lambda record: record.getMessage() != "dropped")
+        try:
+            log.info("kept")
+            log.info("dropped")
+            child.disabled = True
+            log.info("while disabled")
+            child.disabled = False
+            child.propagate = False
+            log.info("not propagated")
+        finally:
+            child.filters.clear()
+            child.disabled = False
+            child.propagate = True
+    messages = [line["message"] for line in events.raw]
+    assert messages == ["kept"]
+
+
+def test_a_logger_subclass_that_overrides_handle_is_called() -> None:
+    """A Logger class whose handle() is overridden still receives our records."""
+    seen: list[str] = []
+
+    class Recording(logging.Logger):
+        def handle(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+            super().handle(record)
+
+    logger = Recording("app.recording")
+    at.BoundLogger(logger).info("through %s", "handle")
+    assert seen == ["through handle"]

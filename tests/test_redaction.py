@@ -141,3 +141,21 @@ def test_secret_keys_in_arbitrary_nesting(data: object, secret: str) -> None:
     with capture_events() as captured:
         at.get_logger("app.hypo").info("planted", data=planted)
     assert secret not in orjson.dumps(captured.raw[-1]).decode()
+
+
+def test_short_plain_tokens_are_scanned_from_jwt_length() -> None:
+    """A 13-character JWT-shaped token is redacted; hex ids and UUIDs pass unchanged."""
+    r = Redactor()
+    uuid_text = "01a21d53-fd2b-73f2-a1ef-25b77dc2d25e"
+    assert r.redact_text("eyJabcd.efgh.") == "[REDACTED]"
+    assert [uuid_text, "00000000000000aa", "DEADBEEF-cafe"] == [
+        r.redact_text(uuid_text),
+        r.redact_text("00000000000000aa"),
+        r.redact_text("DEADBEEF-cafe"),
+    ]
+
+
+def test_extra_patterns_apply_to_hex_text() -> None:
+    """A configured pattern still scrubs text that no built-in pattern can match (hex ids)."""
+    r = Redactor(patterns=[r"dead[0-9a-f]{4}"])
+    assert r.redact_text("0a-deadbeef-01") == "0a-[REDACTED]-01"

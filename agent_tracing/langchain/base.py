@@ -213,15 +213,11 @@ class HandlerBase(GraphCallbackHandler):
         if duration:
             payload["duration_ms"] = state.duration_ms
         payload.update(data)
-        self._log.log(
-            level,
-            message,
-            data=payload,
-            event=event,
-            exc_info=exc,
-            extra={"span_id": state.span_id, "parent_span_id": state.parent_span_id},
-            **state.fields,
-        )
+        # The context and span fields as one ``extra`` of schema fields only: the core takes it
+        # as the line's fields without merging keyword arguments into it.
+        extra = {"span_id": state.span_id, "parent_span_id": state.parent_span_id}
+        extra.update(state.fields)
+        self._log.log(level, message, data=payload, event=event, exc_info=exc, extra=extra)
 
     def _guard_failed(self, where: str, error: BaseException) -> None:
         """Log a failure of this handler once per callback, and never raise."""
