@@ -83,7 +83,10 @@ def _timestamp(text: str) -> float:
 def _lines(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    raw = path.read_bytes()
+    # The worker may be writing the last line right now: only whole lines (ending in \n) count.
+    complete = raw[: raw.rfind(b"\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 def _cpu_seconds(pid: int) -> float:
