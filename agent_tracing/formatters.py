@@ -84,6 +84,23 @@ def _clean_value(value: Any, san: Sanitizer) -> Any:
 _ctx_cache: tuple[Any, Any, tuple[Any, ...]] = (None, None, ())
 
 
+#: Where each per-line field sits in what :func:`_context_values` returns.
+_FIELD_INDEX = {
+    key: index
+    for index, key in enumerate(
+        (
+            "correlation_id",
+            "user_id",
+            "strategy_id",
+            "backtest_id",
+            "component",
+            "span_id",
+            "parent_span_id",
+        )
+    )
+}
+
+
 def _context_values(ctx: Mapping[str, Any], san: Sanitizer) -> tuple[Any, ...]:
     global _ctx_cache
     cached = _ctx_cache
@@ -120,23 +137,16 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
         event = attrs.get(ATTR_EVENT)
     if ctx is None:
         ctx = record_context(record)
-    cid, uid, sid, bid, component, span_id, parent_span_id, extra = _context_values(ctx, san)
+    values = _context_values(ctx, san)
     if fields:
-        if "correlation_id" in fields:
-            cid = _clean_value(fields["correlation_id"], san)
-        if "user_id" in fields:
-            uid = _clean_value(fields["user_id"], san)
-        if "strategy_id" in fields:
-            sid = _clean_value(fields["strategy_id"], san)
-        if "backtest_id" in fields:
-            bid = _clean_value(fields["backtest_id"], san)
-        if "component" in fields:
-            component = _clean_value(fields["component"], san)
-        # A caller tracking its own tree (a callback handler) places one line in its span.
-        if "span_id" in fields:
-            span_id = _clean_value(fields["span_id"], san)
-        if "parent_span_id" in fields:
-            parent_span_id = _clean_value(fields["parent_span_id"], san)
+        # Per-line fields win over the context; a caller tracking its own tree (a callback
+        # handler) places one line in its span this way.
+        values = list(values)  # type: ignore[assignment]
+        for key, value in fields.items():
+            index = _FIELD_INDEX.get(key)
+            if index is not None:
+                values[index] = _clean_value(value, san)  # type: ignore[index]
+    cid, uid, sid, bid, component, span_id, parent_span_id, extra = values
     if component is None:
         component = record.name
 
