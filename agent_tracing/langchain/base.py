@@ -84,6 +84,15 @@ class HandlerBase(GraphCallbackHandler):
     raise_error = False
     # Inline under ainvoke: no executor hop per event; the handler only formats and writes a line.
     run_inline = True
+    # LangChain reads ``ignore_<kind>`` before each event: plain attributes, not the base class's
+    # properties (a call per event). This handler ignores nothing.
+    ignore_llm = False
+    ignore_retry = False
+    ignore_chain = False
+    ignore_agent = False
+    ignore_retriever = False
+    ignore_chat_model = False
+    ignore_custom_event = False
 
     def __init__(
         self,
