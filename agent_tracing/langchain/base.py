@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from time import perf_counter
 from typing import Any
 from uuid import UUID
 
@@ -130,6 +131,8 @@ class HandlerBase(GraphCallbackHandler):
             self._log = BoundLogger(logger)
         else:
             self._log = get_logger(logger or "agent_tracing.langchain")
+        # The stdlib logger's own check: one call per event instead of two through BoundLogger.
+        self._enabled = self._log.logger.isEnabledFor
         self.component = component
         self.log_prompts = log_prompts
         self.log_outputs = log_outputs
@@ -148,12 +151,13 @@ class HandlerBase(GraphCallbackHandler):
     def _start(
         self,
         run_id: UUID,
+        parent: RunState | None,
         parent_run_id: UUID | None,
         kind: str,
         name: str,
         metadata: Mapping[str, Any] | None,
     ) -> RunState:
-        parent = self.runs.get(parent_run_id)
+        """Remember a run starting under ``parent`` (its state, ``None`` at the root)."""
         node = metadata.get("langgraph_node") if metadata else None
         if parent is None:
             fields: dict[str, Any] = {}
@@ -162,10 +166,11 @@ class HandlerBase(GraphCallbackHandler):
                 if value is not None:
                     fields[key] = value
             fields["component"] = self.component or name
+            run = str(run_id)
             state = RunState(
-                str(run_id),
+                run,
                 str(parent_run_id) if parent_run_id else None,
-                str(run_id),
+                run,
                 0,
                 "graph" if kind == "chain" else kind,
                 name,
@@ -188,14 +193,14 @@ class HandlerBase(GraphCallbackHandler):
                 parent.fields,
                 parent,
             )
-        if parent is not None and kind in _BODY_KINDS:
-            # The nodes above now repeat what this run logs: they log their update's keys only.
-            ancestor: RunState | None = parent
-            while ancestor is not None and not ancestor.reported_child:
-                ancestor.reported_child = True
-                if ancestor.kind in ("node", "graph"):
-                    break
-                ancestor = ancestor.parent
+            if kind in _BODY_KINDS:
+                # The nodes above now repeat what this run logs: they log their update's keys only.
+                ancestor: RunState | None = parent
+                while ancestor is not None and not ancestor.reported_child:
+                    ancestor.reported_child = True
+                    if ancestor.kind in ("node", "graph"):
+                        break
+                    ancestor = ancestor.parent
         self.runs.add(run_id, state)
         return state
 
@@ -209,7 +214,7 @@ class HandlerBase(GraphCallbackHandler):
         exc: BaseException | None = None,
         duration: bool = False,
     ) -> None:
-        if not self._log.isEnabledFor(level):
+        if not self._enabled(level):
             return
         payload: dict[str, Any] = {
             "run_id": state.run_id,
@@ -220,12 +225,17 @@ class HandlerBase(GraphCallbackHandler):
         if state.node is not None:
             payload["langgraph_node"] = state.node
         if duration:
-            payload["duration_ms"] = state.duration_ms
+            payload["duration_ms"] = round((perf_counter() - state.started) * 1000, 3)
         payload.update(data)
         # The context and span fields as one ``extra`` of schema fields only: the core takes it
-        # as the line's fields without merging keyword arguments into it.
-        extra = {"span_id": state.span_id, "parent_span_id": state.parent_span_id}
-        extra.update(state.fields)
+        # as the line's fields without merging keyword arguments into it. Built once per run.
+        extra = state.extra
+        if extra is None:
+            extra = state.extra = {
+                "span_id": state.span_id,
+                "parent_span_id": state.parent_span_id,
+                **state.fields,
+            }
         self._log.log(level, message, data=payload, event=event, exc_info=exc, extra=extra)
 
     def _guard_failed(self, where: str, error: BaseException) -> None:

@@ -55,7 +55,7 @@ class ChainEvents(HandlerBase):
                 kind = "route"  # decided at its end, where its output says whether it routed
             else:
                 kind = "chain"
-            state = self._start(run_id, parent_run_id, kind, name, metadata)
+            state = self._start(run_id, parent, parent_run_id, kind, name, metadata)
             if kind == "route":
                 return
             if kind == "chain" and serialized is None:
@@ -70,6 +70,7 @@ class ChainEvents(HandlerBase):
         """Make a chain whose child is a node a graph (a nested agent) and log its start."""
         state.kind = "graph"
         state.fields = {**state.fields, "component": self.component or state.name}
+        state.extra = None
         inputs, state.pending_input = state.pending_input, NOTHING
         self._log_start(state, inputs, None, None)
 
@@ -81,7 +82,7 @@ class ChainEvents(HandlerBase):
         metadata: Mapping[str, Any] | None,
     ) -> None:
         level = self.levels[state.kind]
-        if not self._log.isEnabledFor(level):
+        if not self._enabled(level):
             return
         data: dict[str, Any] = {}
         if state.kind == "graph":
@@ -119,7 +120,7 @@ class ChainEvents(HandlerBase):
                 found = route_labels(outputs)
                 if found is not None:
                     self._decision(state, state.node or "", state.name, *found, via="edge")
-                elif self._log.isEnabledFor(self.levels["chain"]):
+                elif self._enabled(self.levels["chain"]):
                     chain_data = {"output": self._body(outputs)} if self.log_outputs else {}
                     self._emit(
                         self.levels["chain"],
@@ -131,7 +132,7 @@ class ChainEvents(HandlerBase):
                     )
                 return
             level = self.levels[state.kind]
-            if self._log.isEnabledFor(level):
+            if self._enabled(level):
                 data: dict[str, Any] = {"status": "ok"}
                 if self.log_outputs:
                     if state.kind == "graph":
@@ -219,7 +220,7 @@ class ChainEvents(HandlerBase):
         via: str,
     ) -> None:
         level = self.levels["route"]
-        if not self._log.isEnabledFor(level):
+        if not self._enabled(level):
             return
         ends = self._route_maps.get((from_node, edge))
         if ends:

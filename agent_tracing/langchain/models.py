@@ -35,9 +35,11 @@ class ModelEvents(HandlerBase):
         """Log a chat model call with its prompt messages and parameters."""
         try:
             name = run_name(serialized, kwargs, "chat_model")
-            state = self._start(run_id, parent_run_id, "llm", name, metadata)
+            state = self._start(
+                run_id, self.runs.get(parent_run_id), parent_run_id, "llm", name, metadata
+            )
             level = self.levels["llm"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             data = self._model_data(name, kwargs, metadata)
             if self.log_prompts:
@@ -62,9 +64,11 @@ class ModelEvents(HandlerBase):
         """Log a text LLM call with its prompts and parameters."""
         try:
             name = run_name(serialized, kwargs, "llm")
-            state = self._start(run_id, parent_run_id, "llm", name, metadata)
+            state = self._start(
+                run_id, self.runs.get(parent_run_id), parent_run_id, "llm", name, metadata
+            )
             level = self.levels["llm"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             data = self._model_data(name, kwargs, metadata)
             if self.log_prompts:
@@ -125,7 +129,7 @@ class ModelEvents(HandlerBase):
             return
         try:
             level = self.levels["llm"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             data = self._llm_output(response)
             if self.stream_tokens and state.tokens:

@@ -33,9 +33,11 @@ class ToolEvents(HandlerBase):
         """Log a tool call with its name, input and tool call id."""
         try:
             name = run_name(serialized, kwargs, "tool")
-            state = self._start(run_id, parent_run_id, "tool", name, metadata)
+            state = self._start(
+                run_id, self.runs.get(parent_run_id), parent_run_id, "tool", name, metadata
+            )
             level = self.levels["tool"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             data: dict[str, Any] = {"tool": name, "tool_call_id": kwargs.get("tool_call_id")}
             if self.log_prompts:
@@ -58,7 +60,7 @@ class ToolEvents(HandlerBase):
             return
         try:
             level = self.levels["tool"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             status = getattr(output, "status", None) or "ok"
             data: dict[str, Any] = {
@@ -99,7 +101,9 @@ class ToolEvents(HandlerBase):
         """Log a retrieval with its query."""
         try:
             name = run_name(serialized, kwargs, "retriever")
-            state = self._start(run_id, parent_run_id, "retriever", name, metadata)
+            state = self._start(
+                run_id, self.runs.get(parent_run_id), parent_run_id, "retriever", name, metadata
+            )
             level = self.levels["retriever"]
             data = {"query": self._body(query)} if self.log_prompts else {}
             self._emit(level, state, "agent.retriever.start", f"retriever {name} started", data)
@@ -120,7 +124,7 @@ class ToolEvents(HandlerBase):
             return
         try:
             level = self.levels["retriever"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             data: dict[str, Any] = {
                 "status": "ok",
@@ -164,11 +168,11 @@ class ToolEvents(HandlerBase):
         """Log an event sent with ``dispatch_custom_event`` under the run that sent it."""
         try:
             level = self.levels["custom"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             state = self.runs.get(run_id)
             if state is None:  # sent outside any run we saw: a one-off run of its own
-                state = self._start(run_id, None, "custom", name, metadata)
+                state = self._start(run_id, None, None, "custom", name, metadata)
                 self.runs.pop(run_id)
             self._emit(
                 level,
@@ -197,7 +201,7 @@ class ToolEvents(HandlerBase):
     ) -> None:
         try:
             level = self.levels["interrupt"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             state = self.runs.get(event.run_id)
             if state is None:
