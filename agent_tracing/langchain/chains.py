@@ -47,7 +47,7 @@ class ChainEvents(HandlerBase):
             parent = self.runs.get(parent_run_id)
             if parent is None:
                 kind = "graph"
-            elif tags and any(tag.startswith("graph:step:") for tag in tags):
+            elif tags and _node_step(tags):
                 kind = "node"
                 if parent.pending_input is not NOTHING:
                     self._promote(parent)
@@ -254,6 +254,14 @@ def _final_state(output: Any) -> Any:
         else:
             out[key] = value
     return out
+
+
+def _node_step(tags: list[str]) -> bool:
+    """Whether a run's tags mark it as a graph node (``graph:step:N``)."""
+    for tag in tags:  # noqa: SIM110 - a loop, not a generator per chain start
+        if tag.startswith("graph:step:"):
+            return True
+    return False
 
 
 def _after_node_function(tags: list[str] | None) -> bool:
