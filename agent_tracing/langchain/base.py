@@ -214,8 +214,22 @@ class HandlerBase(GraphCallbackHandler):
         exc: BaseException | None = None,
         duration: bool = False,
     ) -> None:
-        if not self._enabled(level):
-            return
+        """Write a line if ``level`` is enabled (see :meth:`_line`)."""
+        if self._enabled(level):
+            self._line(level, state, event, message, data, exc, duration)
+
+    def _line(
+        self,
+        level: int,
+        state: RunState,
+        event: str,
+        message: str,
+        data: dict[str, Any],
+        exc: BaseException | None = None,
+        duration: bool = False,
+    ) -> None:
+        """Write a line of ``state``'s run: its ids, ``data``, its span and context fields (the
+        caller has checked that ``level`` is enabled, before building ``data``)."""
         payload: dict[str, Any] = {
             "run_id": state.run_id,
             "parent_run_id": state.parent_run_id,

@@ -99,7 +99,7 @@ class ChainEvents(HandlerBase):
             data["triggers"] = list(metadata.get("langgraph_triggers") or ())
         elif self.log_prompts:
             data["input"] = self._body(inputs)
-        self._emit(
+        self._line(
             level, state, f"agent.{state.kind}.start", f"{state.kind} {state.name} started", data
         )
 
@@ -122,7 +122,7 @@ class ChainEvents(HandlerBase):
                     self._decision(state, state.node or "", state.name, *found, via="edge")
                 elif self._enabled(self.levels["chain"]):
                     chain_data = {"output": self._body(outputs)} if self.log_outputs else {}
-                    self._emit(
+                    self._line(
                         self.levels["chain"],
                         state,
                         "agent.chain.end",
@@ -141,7 +141,7 @@ class ChainEvents(HandlerBase):
                         data["updated"] = list(outputs)
                     else:
                         data["output"] = self._body(outputs)
-                self._emit(
+                self._line(
                     level,
                     state,
                     f"agent.{state.kind}.end",
@@ -232,7 +232,7 @@ class ChainEvents(HandlerBase):
             "labels": labels,
             "targets": targets,
         }
-        self._emit(
+        self._line(
             level,
             state,
             "agent.route.decision",

@@ -46,7 +46,7 @@ class ModelEvents(HandlerBase):
                 limit = self.max_body_chars
                 batches = [[message_dict(m, limit) for m in batch] for batch in messages]
                 data["messages"] = batches[0] if len(batches) == 1 else batches
-            self._emit(level, state, "agent.llm.start", f"llm {name} started", data)
+            self._line(level, state, "agent.llm.start", f"llm {name} started", data)
         except Exception as error:
             self._guard_failed("on_chat_model_start", error)
 
@@ -73,7 +73,7 @@ class ModelEvents(HandlerBase):
             data = self._model_data(name, kwargs, metadata)
             if self.log_prompts:
                 data["prompts"] = self._body(prompts)
-            self._emit(level, state, "agent.llm.start", f"llm {name} started", data)
+            self._line(level, state, "agent.llm.start", f"llm {name} started", data)
         except Exception as error:
             self._guard_failed("on_llm_start", error)
 
@@ -134,7 +134,7 @@ class ModelEvents(HandlerBase):
             data = self._llm_output(response)
             if self.stream_tokens and state.tokens:
                 data["stream"] = {"tokens": state.tokens, "first_token_ms": state.first_token_ms}
-            self._emit(
+            self._line(
                 level, state, "agent.llm.end", f"llm {state.name} ended", data, duration=True
             )
         except Exception as error:
