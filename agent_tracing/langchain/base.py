@@ -230,19 +230,25 @@ class HandlerBase(GraphCallbackHandler):
     ) -> None:
         """Write a line of ``state``'s run: its ids, ``data``, its span and context fields (the
         caller has checked that ``level`` is enabled, before building ``data``)."""
-        payload: dict[str, Any] = {
-            "run_id": state.run_id,
-            "parent_run_id": state.parent_run_id,
-            "root_run_id": state.root_run_id,
-            "depth": state.depth,
-        }
-        if state.node is not None:
-            payload["langgraph_node"] = state.node
+        # The run's ids come first in ``data``, then the duration, then the event's own keys; the
+        # ids (and the ``extra`` below) are built at the run's first line and reused after.
+        head = state.head
+        if head is None:
+            head = state.head = {
+                "run_id": state.run_id,
+                "parent_run_id": state.parent_run_id,
+                "root_run_id": state.root_run_id,
+                "depth": state.depth,
+            }
+            if state.node is not None:
+                head["langgraph_node"] = state.node
         if duration:
-            payload["duration_ms"] = round((perf_counter() - state.started) * 1000, 3)
-        payload.update(data)
+            duration_ms = round((perf_counter() - state.started) * 1000, 3)
+            payload = {**head, "duration_ms": duration_ms, **data}
+        else:
+            payload = {**head, **data}
         # The context and span fields as one ``extra`` of schema fields only: the core takes it
-        # as the line's fields without merging keyword arguments into it. Built once per run.
+        # as the line's fields without merging keyword arguments into it.
         extra = state.extra
         if extra is None:
             extra = state.extra = {

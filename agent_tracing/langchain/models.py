@@ -16,6 +16,7 @@ __all__ = ["ModelEvents"]
 
 # Invocation parameters worth a line; anything else (keys, clients, headers) is never read.
 _PARAMS = ("model", "model_name", "temperature", "max_tokens", "top_p", "top_k", "stop")
+_KEPT_PARAMS = _PARAMS[2:]
 
 
 class ModelEvents(HandlerBase):
@@ -91,7 +92,7 @@ class ModelEvents(HandlerBase):
         provider = (metadata or {}).get("ls_provider") or params.get("_type")
         if provider:
             data["provider"] = provider
-        kept = {k: params[k] for k in _PARAMS[2:] if params.get(k) is not None}
+        kept = {k: params[k] for k in _KEPT_PARAMS if params.get(k) is not None}
         if kept:
             data["params"] = kept
         return data

@@ -36,6 +36,8 @@ class RunState:
         span_id: The span id given to the run.
         parent_span_id: The parent run's span, or the enclosing span for the root.
         fields: The context fields of every line of the tree (from the root's start).
+        head: The first keys of the ``data`` of each of the run's lines (its run ids, depth and
+            node), built at its first line (``None`` until then).
         extra: ``span_id``, ``parent_span_id`` and ``fields``: the schema fields of the run's
             lines, built at its first line (``None`` until then, and again after ``fields``
             changes).
@@ -53,6 +55,7 @@ class RunState:
         "extra",
         "fields",
         "first_token_ms",
+        "head",
         "kind",
         "name",
         "node",
@@ -93,6 +96,7 @@ class RunState:
         self.span_id = span_id
         self.parent_span_id = parent_span_id
         self.fields = fields
+        self.head: dict[str, Any] | None = None
         self.extra: dict[str, Any] | None = None
         self.started = time.perf_counter()
         self.tokens = 0
