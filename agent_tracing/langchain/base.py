@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from time import perf_counter
 from typing import Any
 from uuid import UUID
 
@@ -84,6 +85,15 @@ class HandlerBase(GraphCallbackHandler):
     raise_error = False
     # Inline under ainvoke: no executor hop per event; the handler only formats and writes a line.
     run_inline = True
+    # LangChain reads ``ignore_<kind>`` before each event: plain attributes, not the base class's
+    # properties (a call per event). This handler ignores nothing.
+    ignore_llm = False
+    ignore_retry = False
+    ignore_chain = False
+    ignore_agent = False
+    ignore_retriever = False
+    ignore_chat_model = False
+    ignore_custom_event = False
 
     def __init__(
         self,
@@ -121,6 +131,8 @@ class HandlerBase(GraphCallbackHandler):
             self._log = BoundLogger(logger)
         else:
             self._log = get_logger(logger or "agent_tracing.langchain")
+        # The stdlib logger's own check: one call per event instead of two through BoundLogger.
+        self._enabled = self._log.logger.isEnabledFor
         self.component = component
         self.log_prompts = log_prompts
         self.log_outputs = log_outputs
@@ -139,12 +151,13 @@ class HandlerBase(GraphCallbackHandler):
     def _start(
         self,
         run_id: UUID,
+        parent: RunState | None,
         parent_run_id: UUID | None,
         kind: str,
         name: str,
         metadata: Mapping[str, Any] | None,
     ) -> RunState:
-        parent = self.runs.get(parent_run_id)
+        """Remember a run starting under ``parent`` (its state, ``None`` at the root)."""
         node = metadata.get("langgraph_node") if metadata else None
         if parent is None:
             fields: dict[str, Any] = {}
@@ -153,10 +166,11 @@ class HandlerBase(GraphCallbackHandler):
                 if value is not None:
                     fields[key] = value
             fields["component"] = self.component or name
+            run = str(run_id)
             state = RunState(
-                str(run_id),
+                run,
                 str(parent_run_id) if parent_run_id else None,
-                str(run_id),
+                run,
                 0,
                 "graph" if kind == "chain" else kind,
                 name,
@@ -179,14 +193,14 @@ class HandlerBase(GraphCallbackHandler):
                 parent.fields,
                 parent,
             )
-        if parent is not None and kind in _BODY_KINDS:
-            # The nodes above now repeat what this run logs: they log their update's keys only.
-            ancestor: RunState | None = parent
-            while ancestor is not None and not ancestor.reported_child:
-                ancestor.reported_child = True
-                if ancestor.kind in ("node", "graph"):
-                    break
-                ancestor = ancestor.parent
+            if kind in _BODY_KINDS:
+                # The nodes above now repeat what this run logs: they log their update's keys only.
+                ancestor: RunState | None = parent
+                while ancestor is not None and not ancestor.reported_child:
+                    ancestor.reported_child = True
+                    if ancestor.kind in ("node", "graph"):
+                        break
+                    ancestor = ancestor.parent
         self.runs.add(run_id, state)
         return state
 
@@ -200,23 +214,48 @@ class HandlerBase(GraphCallbackHandler):
         exc: BaseException | None = None,
         duration: bool = False,
     ) -> None:
-        if not self._log.isEnabledFor(level):
-            return
-        payload: dict[str, Any] = {
-            "run_id": state.run_id,
-            "parent_run_id": state.parent_run_id,
-            "root_run_id": state.root_run_id,
-            "depth": state.depth,
-        }
-        if state.node is not None:
-            payload["langgraph_node"] = state.node
+        """Write a line if ``level`` is enabled (see :meth:`_line`)."""
+        if self._enabled(level):
+            self._line(level, state, event, message, data, exc, duration)
+
+    def _line(
+        self,
+        level: int,
+        state: RunState,
+        event: str,
+        message: str,
+        data: dict[str, Any],
+        exc: BaseException | None = None,
+        duration: bool = False,
+    ) -> None:
+        """Write a line of ``state``'s run: its ids, ``data``, its span and context fields (the
+        caller has checked that ``level`` is enabled, before building ``data``)."""
+        # The run's ids come first in ``data``, then the duration, then the event's own keys; the
+        # ids (and the ``extra`` below) are built at the run's first line and reused after.
+        head = state.head
+        if head is None:
+            head = state.head = {
+                "run_id": state.run_id,
+                "parent_run_id": state.parent_run_id,
+                "root_run_id": state.root_run_id,
+                "depth": state.depth,
+            }
+            if state.node is not None:
+                head["langgraph_node"] = state.node
         if duration:
-            payload["duration_ms"] = state.duration_ms
-        payload.update(data)
+            duration_ms = round((perf_counter() - state.started) * 1000, 3)
+            payload = {**head, "duration_ms": duration_ms, **data}
+        else:
+            payload = {**head, **data}
         # The context and span fields as one ``extra`` of schema fields only: the core takes it
         # as the line's fields without merging keyword arguments into it.
-        extra = {"span_id": state.span_id, "parent_span_id": state.parent_span_id}
-        extra.update(state.fields)
+        extra = state.extra
+        if extra is None:
+            extra = state.extra = {
+                "span_id": state.span_id,
+                "parent_span_id": state.parent_span_id,
+                **state.fields,
+            }
         self._log.log(level, message, data=payload, event=event, exc_info=exc, extra=extra)
 
     def _guard_failed(self, where: str, error: BaseException) -> None:

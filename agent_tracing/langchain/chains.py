@@ -47,7 +47,7 @@ class ChainEvents(HandlerBase):
             parent = self.runs.get(parent_run_id)
             if parent is None:
                 kind = "graph"
-            elif tags and any(tag.startswith("graph:step:") for tag in tags):
+            elif tags and _node_step(tags):
                 kind = "node"
                 if parent.pending_input is not NOTHING:
                     self._promote(parent)
@@ -55,7 +55,7 @@ class ChainEvents(HandlerBase):
                 kind = "route"  # decided at its end, where its output says whether it routed
             else:
                 kind = "chain"
-            state = self._start(run_id, parent_run_id, kind, name, metadata)
+            state = self._start(run_id, parent, parent_run_id, kind, name, metadata)
             if kind == "route":
                 return
             if kind == "chain" and serialized is None:
@@ -70,6 +70,7 @@ class ChainEvents(HandlerBase):
         """Make a chain whose child is a node a graph (a nested agent) and log its start."""
         state.kind = "graph"
         state.fields = {**state.fields, "component": self.component or state.name}
+        state.extra = None
         inputs, state.pending_input = state.pending_input, NOTHING
         self._log_start(state, inputs, None, None)
 
@@ -81,7 +82,7 @@ class ChainEvents(HandlerBase):
         metadata: Mapping[str, Any] | None,
     ) -> None:
         level = self.levels[state.kind]
-        if not self._log.isEnabledFor(level):
+        if not self._enabled(level):
             return
         data: dict[str, Any] = {}
         if state.kind == "graph":
@@ -98,7 +99,7 @@ class ChainEvents(HandlerBase):
             data["triggers"] = list(metadata.get("langgraph_triggers") or ())
         elif self.log_prompts:
             data["input"] = self._body(inputs)
-        self._emit(
+        self._line(
             level, state, f"agent.{state.kind}.start", f"{state.kind} {state.name} started", data
         )
 
@@ -119,9 +120,9 @@ class ChainEvents(HandlerBase):
                 found = route_labels(outputs)
                 if found is not None:
                     self._decision(state, state.node or "", state.name, *found, via="edge")
-                elif self._log.isEnabledFor(self.levels["chain"]):
+                elif self._enabled(self.levels["chain"]):
                     chain_data = {"output": self._body(outputs)} if self.log_outputs else {}
-                    self._emit(
+                    self._line(
                         self.levels["chain"],
                         state,
                         "agent.chain.end",
@@ -131,7 +132,7 @@ class ChainEvents(HandlerBase):
                     )
                 return
             level = self.levels[state.kind]
-            if self._log.isEnabledFor(level):
+            if self._enabled(level):
                 data: dict[str, Any] = {"status": "ok"}
                 if self.log_outputs:
                     if state.kind == "graph":
@@ -140,7 +141,7 @@ class ChainEvents(HandlerBase):
                         data["updated"] = list(outputs)
                     else:
                         data["output"] = self._body(outputs)
-                self._emit(
+                self._line(
                     level,
                     state,
                     f"agent.{state.kind}.end",
@@ -219,7 +220,7 @@ class ChainEvents(HandlerBase):
         via: str,
     ) -> None:
         level = self.levels["route"]
-        if not self._log.isEnabledFor(level):
+        if not self._enabled(level):
             return
         ends = self._route_maps.get((from_node, edge))
         if ends:
@@ -231,7 +232,7 @@ class ChainEvents(HandlerBase):
             "labels": labels,
             "targets": targets,
         }
-        self._emit(
+        self._line(
             level,
             state,
             "agent.route.decision",
@@ -253,6 +254,14 @@ def _final_state(output: Any) -> Any:
         else:
             out[key] = value
     return out
+
+
+def _node_step(tags: list[str]) -> bool:
+    """Whether a run's tags mark it as a graph node (``graph:step:N``)."""
+    for tag in tags:  # noqa: SIM110 - a loop, not a generator per chain start
+        if tag.startswith("graph:step:"):
+            return True
+    return False
 
 
 def _after_node_function(tags: list[str] | None) -> bool:

@@ -16,6 +16,7 @@ __all__ = ["ModelEvents"]
 
 # Invocation parameters worth a line; anything else (keys, clients, headers) is never read.
 _PARAMS = ("model", "model_name", "temperature", "max_tokens", "top_p", "top_k", "stop")
+_KEPT_PARAMS = _PARAMS[2:]
 
 
 class ModelEvents(HandlerBase):
@@ -35,16 +36,18 @@ class ModelEvents(HandlerBase):
         """Log a chat model call with its prompt messages and parameters."""
         try:
             name = run_name(serialized, kwargs, "chat_model")
-            state = self._start(run_id, parent_run_id, "llm", name, metadata)
+            state = self._start(
+                run_id, self.runs.get(parent_run_id), parent_run_id, "llm", name, metadata
+            )
             level = self.levels["llm"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             data = self._model_data(name, kwargs, metadata)
             if self.log_prompts:
                 limit = self.max_body_chars
                 batches = [[message_dict(m, limit) for m in batch] for batch in messages]
                 data["messages"] = batches[0] if len(batches) == 1 else batches
-            self._emit(level, state, "agent.llm.start", f"llm {name} started", data)
+            self._line(level, state, "agent.llm.start", f"llm {name} started", data)
         except Exception as error:
             self._guard_failed("on_chat_model_start", error)
 
@@ -62,14 +65,16 @@ class ModelEvents(HandlerBase):
         """Log a text LLM call with its prompts and parameters."""
         try:
             name = run_name(serialized, kwargs, "llm")
-            state = self._start(run_id, parent_run_id, "llm", name, metadata)
+            state = self._start(
+                run_id, self.runs.get(parent_run_id), parent_run_id, "llm", name, metadata
+            )
             level = self.levels["llm"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             data = self._model_data(name, kwargs, metadata)
             if self.log_prompts:
                 data["prompts"] = self._body(prompts)
-            self._emit(level, state, "agent.llm.start", f"llm {name} started", data)
+            self._line(level, state, "agent.llm.start", f"llm {name} started", data)
         except Exception as error:
             self._guard_failed("on_llm_start", error)
 
@@ -87,7 +92,7 @@ class ModelEvents(HandlerBase):
         provider = (metadata or {}).get("ls_provider") or params.get("_type")
         if provider:
             data["provider"] = provider
-        kept = {k: params[k] for k in _PARAMS[2:] if params.get(k) is not None}
+        kept = {k: params[k] for k in _KEPT_PARAMS if params.get(k) is not None}
         if kept:
             data["params"] = kept
         return data
@@ -125,12 +130,12 @@ class ModelEvents(HandlerBase):
             return
         try:
             level = self.levels["llm"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             data = self._llm_output(response)
             if self.stream_tokens and state.tokens:
                 data["stream"] = {"tokens": state.tokens, "first_token_ms": state.first_token_ms}
-            self._emit(
+            self._line(
                 level, state, "agent.llm.end", f"llm {state.name} ended", data, duration=True
             )
         except Exception as error:

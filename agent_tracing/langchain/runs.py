@@ -3,13 +3,13 @@
 LangChain gives end and error callbacks only the run id, so everything an end event needs (its
 span, the root run, the depth, when it started, which node it belongs to) is kept from the start,
 keyed by run id, and dropped on end AND on error: a map that is never emptied is the classic
-memory leak of callback handlers. LangChain may call a handler from several threads at once, so
-the map is guarded by a lock.
+memory leak of callback handlers. LangChain may call a handler from several threads at once: each
+operation on the map is one dict operation (a get, a set, a pop), which the interpreter performs
+atomically, so no lock is taken per event.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 from uuid import UUID
@@ -36,6 +36,11 @@ class RunState:
         span_id: The span id given to the run.
         parent_span_id: The parent run's span, or the enclosing span for the root.
         fields: The context fields of every line of the tree (from the root's start).
+        head: The first keys of the ``data`` of each of the run's lines (its run ids, depth and
+            node), built at its first line (``None`` until then).
+        extra: ``span_id``, ``parent_span_id`` and ``fields``: the schema fields of the run's
+            lines, built at its first line (``None`` until then, and again after ``fields``
+            changes).
         started: ``time.perf_counter()`` at the start.
         tokens: Streamed tokens counted so far (LLM runs, when streaming is logged).
         first_token_ms: Milliseconds to the first streamed token.
@@ -47,8 +52,10 @@ class RunState:
 
     __slots__ = (
         "depth",
+        "extra",
         "fields",
         "first_token_ms",
+        "head",
         "kind",
         "name",
         "node",
@@ -89,6 +96,8 @@ class RunState:
         self.span_id = span_id
         self.parent_span_id = parent_span_id
         self.fields = fields
+        self.head: dict[str, Any] | None = None
+        self.extra: dict[str, Any] | None = None
         self.started = time.perf_counter()
         self.tokens = 0
         self.first_token_ms: float | None = None
@@ -102,31 +111,29 @@ class RunState:
 
 
 class RunMap:
-    """Thread-safe ``run_id -> RunState`` map; entries leave on end and on error."""
+    """Thread-safe ``run_id -> RunState`` map; entries leave on end and on error.
 
-    __slots__ = ("_lock", "_runs")
+    Each method is a single dict operation, atomic in the interpreter: no lock is needed. Runs are
+    keyed by their id's integer (``UUID.int``): hashing it costs no Python call, as hashing the
+    ``UUID`` does.
+    """
+
+    __slots__ = ("_runs",)
 
     def __init__(self) -> None:
-        self._runs: dict[UUID, RunState] = {}
-        self._lock = threading.Lock()
+        self._runs: dict[int, RunState] = {}
 
     def add(self, run_id: UUID, state: RunState) -> None:
         """Remember ``state`` until the run ends."""
-        with self._lock:
-            self._runs[run_id] = state
+        self._runs[run_id.int] = state
 
     def get(self, run_id: UUID | None) -> RunState | None:
         """The state of a run in flight, or ``None``."""
-        if run_id is None:
-            return None
-        with self._lock:
-            return self._runs.get(run_id)
+        return self._runs.get(run_id.int) if run_id is not None else None
 
     def pop(self, run_id: UUID) -> RunState | None:
         """Forget a run (its end or its error) and return what was kept, or ``None``."""
-        with self._lock:
-            return self._runs.pop(run_id, None)
+        return self._runs.pop(run_id.int, None)
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._runs)
+        return len(self._runs)

@@ -26,6 +26,7 @@ __all__ = [
 _MAX_DEPTH = 6
 _MAX_ITEMS = 100
 _PLAIN = (str, int, float, bool, type(None))
+_EXACT_PLAIN = frozenset((int, float, bool, type(None)))
 
 
 def cut(text: str, max_chars: int | None) -> str:
@@ -55,9 +56,12 @@ def tool_call_dict(call: Mapping[str, Any], max_chars: int | None) -> dict[str, 
 
 def message_dict(message: BaseMessage, max_chars: int | None) -> dict[str, Any]:
     """A message as ``{role, content}`` plus name, tool calls and tool call id when present."""
+    content = message.content
     out: dict[str, Any] = {
         "role": message.type,
-        "content": content_text(message.content, max_chars),
+        "content": content
+        if type(content) is str and (max_chars is None or len(content) <= max_chars)
+        else content_text(content, max_chars),
     }
     if message.name:
         out["name"] = message.name
@@ -93,26 +97,25 @@ def to_loggable(value: Any, max_chars: int | None, depth: int = 0) -> Any:
         max_chars: Characters kept of each text body (``None``: the core's limit alone).
         depth: Nesting level reached (deeper values become their type name).
     """
-    if isinstance(value, _PLAIN):
+    kind = type(value)
+    if kind is str:
+        return value if max_chars is None or len(value) <= max_chars else cut(value, max_chars)
+    if kind in _EXACT_PLAIN or isinstance(value, _PLAIN):
         return cut(value, max_chars) if isinstance(value, str) else value
     if depth >= _MAX_DEPTH:
-        return f"<{type(value).__name__}>"
+        return f"<{kind.__name__}>"
     depth += 1
+    # The common containers by exact type first: an ABC check (``Mapping``) costs far more.
+    if kind is dict:
+        return _mapping(value, max_chars, depth)
+    if kind is list or kind is tuple:
+        return _sequence(value, max_chars, depth)
     if isinstance(value, BaseMessage):
         return message_dict(value, max_chars)
     if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for index, (key, item) in enumerate(value.items()):
-            if index >= _MAX_ITEMS:
-                out["…"] = f"{len(value) - _MAX_ITEMS} more"
-                break
-            out[str(key)] = to_loggable(item, max_chars, depth)
-        return out
+        return _mapping(value, max_chars, depth)
     if isinstance(value, (list, tuple)):
-        items = [to_loggable(item, max_chars, depth) for item in value[:_MAX_ITEMS]]
-        if len(value) > _MAX_ITEMS:
-            items.append(f"…{len(value) - _MAX_ITEMS} more")
-        return items
+        return _sequence(value, max_chars, depth)
     if isinstance(value, Send):
         return {"send": value.node, "arg": to_loggable(value.arg, max_chars, depth)}
     if isinstance(value, Command):
@@ -140,6 +143,25 @@ def to_loggable(value: Any, max_chars: int | None, depth: int = 0) -> Any:
         return [to_loggable(item, max_chars, depth) for item in list(value)[:_MAX_ITEMS]]
     # Anything else (datetime, UUID, dataclasses, ...) is left to the core's encoder.
     return value
+
+
+def _mapping(value: Mapping[Any, Any], max_chars: int | None, depth: int) -> dict[str, Any]:
+    if len(value) <= _MAX_ITEMS:
+        return {str(key): to_loggable(item, max_chars, depth) for key, item in value.items()}
+    out: dict[str, Any] = {}
+    for index, (key, item) in enumerate(value.items()):
+        if index >= _MAX_ITEMS:
+            out["…"] = f"{len(value) - _MAX_ITEMS} more"
+            break
+        out[str(key)] = to_loggable(item, max_chars, depth)
+    return out
+
+
+def _sequence(value: Sequence[Any], max_chars: int | None, depth: int) -> list[Any]:
+    items = [to_loggable(item, max_chars, depth) for item in value[:_MAX_ITEMS]]
+    if len(value) > _MAX_ITEMS:
+        items.append(f"…{len(value) - _MAX_ITEMS} more")
+    return items
 
 
 def route_labels(output: Any) -> tuple[list[Any], list[str]] | None:

@@ -33,14 +33,16 @@ class ToolEvents(HandlerBase):
         """Log a tool call with its name, input and tool call id."""
         try:
             name = run_name(serialized, kwargs, "tool")
-            state = self._start(run_id, parent_run_id, "tool", name, metadata)
+            state = self._start(
+                run_id, self.runs.get(parent_run_id), parent_run_id, "tool", name, metadata
+            )
             level = self.levels["tool"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             data: dict[str, Any] = {"tool": name, "tool_call_id": kwargs.get("tool_call_id")}
             if self.log_prompts:
                 data["input"] = self._body(inputs if inputs is not None else input_str)
-            self._emit(level, state, "agent.tool.start", f"tool {name} started", data)
+            self._line(level, state, "agent.tool.start", f"tool {name} started", data)
         except Exception as error:
             self._guard_failed("on_tool_start", error)
 
@@ -58,7 +60,7 @@ class ToolEvents(HandlerBase):
             return
         try:
             level = self.levels["tool"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             status = getattr(output, "status", None) or "ok"
             data: dict[str, Any] = {
@@ -68,7 +70,7 @@ class ToolEvents(HandlerBase):
             if self.log_outputs:
                 content = output.content if isinstance(output, BaseMessage) else output
                 data["output"] = self._body(content)
-            self._emit(
+            self._line(
                 level, state, "agent.tool.end", f"tool {state.name} ended", data, duration=True
             )
         except Exception as error:
@@ -99,10 +101,14 @@ class ToolEvents(HandlerBase):
         """Log a retrieval with its query."""
         try:
             name = run_name(serialized, kwargs, "retriever")
-            state = self._start(run_id, parent_run_id, "retriever", name, metadata)
+            state = self._start(
+                run_id, self.runs.get(parent_run_id), parent_run_id, "retriever", name, metadata
+            )
             level = self.levels["retriever"]
+            if not self._enabled(level):
+                return
             data = {"query": self._body(query)} if self.log_prompts else {}
-            self._emit(level, state, "agent.retriever.start", f"retriever {name} started", data)
+            self._line(level, state, "agent.retriever.start", f"retriever {name} started", data)
         except Exception as error:
             self._guard_failed("on_retriever_start", error)
 
@@ -120,7 +126,7 @@ class ToolEvents(HandlerBase):
             return
         try:
             level = self.levels["retriever"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             data: dict[str, Any] = {
                 "status": "ok",
@@ -129,7 +135,7 @@ class ToolEvents(HandlerBase):
             }
             if self.log_outputs:
                 data["documents"] = [document_dict(doc, self.max_body_chars) for doc in documents]
-            self._emit(
+            self._line(
                 level,
                 state,
                 "agent.retriever.end",
@@ -164,13 +170,13 @@ class ToolEvents(HandlerBase):
         """Log an event sent with ``dispatch_custom_event`` under the run that sent it."""
         try:
             level = self.levels["custom"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             state = self.runs.get(run_id)
             if state is None:  # sent outside any run we saw: a one-off run of its own
-                state = self._start(run_id, None, "custom", name, metadata)
+                state = self._start(run_id, None, None, "custom", name, metadata)
                 self.runs.pop(run_id)
-            self._emit(
+            self._line(
                 level,
                 state,
                 "agent.custom",
@@ -197,7 +203,7 @@ class ToolEvents(HandlerBase):
     ) -> None:
         try:
             level = self.levels["interrupt"]
-            if not self._log.isEnabledFor(level):
+            if not self._enabled(level):
                 return
             state = self.runs.get(event.run_id)
             if state is None:
@@ -209,6 +215,6 @@ class ToolEvents(HandlerBase):
             }
             if interrupts is not None:
                 data["interrupts"] = self._body(list(interrupts))
-            self._emit(level, state, name, message, data)
+            self._line(level, state, name, message, data)
         except Exception as error:
             self._guard_failed(name, error)

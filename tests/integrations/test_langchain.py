@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from langchain_core.callbacks import dispatch_custom_event
+from langchain_core.callbacks import BaseCallbackHandler, dispatch_custom_event
 from langchain_core.documents import Document
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
@@ -24,6 +24,7 @@ from langgraph.types import Command, interrupt
 import agent_tracing as at
 from agent_tracing.context import _CONTEXT
 from agent_tracing.langchain import LoggingCallback
+from agent_tracing.langchain.base import HandlerBase
 from agent_tracing.testing import CapturedEvents
 from tests.integrations.langchain_support import (
     LabelState,
@@ -296,6 +297,15 @@ def test_options_turn_bodies_off_cut_them_and_set_levels(log_events: CapturedEve
     assert start["data"]["messages"][0]["content"] == "What …[truncated 17 chars]"
     with pytest.raises(ValueError, match="unknown event kind"):
         LoggingCallback(levels={"nodes": "INFO"})
+
+
+def test_langchain_reads_plain_ignore_flags_that_ignore_nothing() -> None:
+    """Every ``ignore_*`` flag LangChain checks before an event is a plain False attribute of the
+    handler (not the base class's property, a call per event)."""
+    flags = [name for name in dir(BaseCallbackHandler) if name.startswith("ignore_")]
+    assert len(flags) >= 7
+    assert {name: vars(HandlerBase).get(name) for name in flags} == dict.fromkeys(flags, False)
+    assert not any(getattr(LoggingCallback(), name) for name in flags)
 
 
 def test_custom_events_retrievers_and_streamed_tokens(log_events: CapturedEvents) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import enum
+from types import MappingProxyType
+
 import orjson
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
@@ -82,6 +85,26 @@ def test_long_texts_deep_nesting_and_long_lists_are_bounded() -> None:
     assert out["items"][-1] == "…50 more"
     assert cut("short", 10) == "short"
     assert message_dict(HumanMessage("y" * 20), 4)["content"] == "yyyy…[truncated 16 chars]"
+
+
+def test_other_mappings_sequences_and_scalar_subclasses_read_as_the_plain_ones() -> None:
+    """Mapping and tuple types, long mappings, str and int subclasses: the same forms as dicts,
+    lists, str and int (the exact-type fast paths change no output)."""
+
+    class Side(enum.StrEnum):
+        BUY = "buy-" * 5
+
+    class Size(enum.IntEnum):
+        LOT = 3
+
+    big = {index: index for index in range(150)}
+    out = to_loggable(MappingProxyType({1: ("a", Side.BUY), "n": Size.LOT}), 6)
+    assert out == {"1": ["a", "buy-bu…[truncated 14 chars]"], "n": 3}
+    assert out["n"] is Size.LOT
+    assert to_loggable(MappingProxyType(big), None) == to_loggable(big, None)
+    long = to_loggable(big, None)
+    assert (len(long), long["…"], long["99"]) == (101, "50 more", 99)
+    assert to_loggable((True, None, 1.5), None) == [True, None, 1.5]
 
 
 def test_route_labels_reads_every_routing_output() -> None:
