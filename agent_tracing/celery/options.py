@@ -9,11 +9,14 @@ from typing import Any
 from agent_tracing.encoding import Limits, Sanitizer, get_sanitizer, safe_repr
 from agent_tracing.logger import get_logger
 
-__all__ = ["LOGGER_NAME", "TaskLogOptions", "configure"]
+__all__ = ["LOGGER_NAME", "RUN_ATTR", "TaskLogOptions", "configure"]
 
 #: The logger of every lifecycle line (its level and handlers are the stdlib's).
 LOGGER_NAME = "agent_tracing.celery"
 log = get_logger(LOGGER_NAME)
+#: Where a task run keeps its span and context token: an attribute of the run's own request
+#: context, so nested eager runs (retries of an eager task) never share one.
+RUN_ATTR = "_agent_tracing_run"
 
 
 @dataclass
@@ -29,6 +32,14 @@ class TaskLogOptions:
         log_succeeded: Log a separate ``task.succeeded`` line; by default the run's ``task.end``
             (``status`` ok, ``state`` SUCCESS, with the result) is the success record, which
             saves one line per task.
+        keep_celery_task_lines: Also write Celery's own outcome line of each run (logger
+            ``celery.app.trace``: "Task X[id] succeeded in Ys: result", "... retry: ...",
+            "... raised unexpected: ..." with its traceback, "... raised expected: ...",
+            "... ignored"). By default a line of these is dropped when it is logged inside a run
+            of ours and ``agent_tracing.celery`` writes the lifecycle line that says the same
+            (``task.end``, ``task.retried``, ``task.failed``), so nothing is logged twice.
+            Celery's "received" line, internal errors, a rejected run's reason and its other
+            lines always stay.
         limits: Bounds on the args, kwargs and result shown (strings, items, depth).
     """
 
@@ -37,6 +48,7 @@ class TaskLogOptions:
     log_result: bool = True
     log_start: bool = True
     log_succeeded: bool = False
+    keep_celery_task_lines: bool = False
     limits: Limits = field(
         default_factory=lambda: Limits(max_string=256, max_items=20, max_depth=4)
     )

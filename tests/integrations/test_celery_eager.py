@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +80,36 @@ def test_eager_failure_and_retry_are_logged(app: Celery, log_events: CapturedEve
     ends = task_events(log_events, "task.end", retried.id)
     assert [line["data"]["status"] for line in ends] == ["retry", "ok"]
     assert {"cid-eager-f"} == {line["correlation_id"] for line in ends}
+
+
+def _celery_trace_lines(events: CapturedEvents) -> list[str]:
+    return [line["message"] for line in events.raw if line["logger"] == "celery.app.trace"]
+
+
+def test_eager_runs_log_no_celery_outcome_line(app: Celery, log_events: CapturedEvents) -> None:
+    """Eager success, failure and retry: Celery's own outcome lines are not written."""
+    app.tasks["examples.add"].delay(1, 2).get()
+    assert app.tasks["examples.fail"].delay("quiet").failed()
+    assert app.tasks["examples.flaky"].delay(1).get() == 1
+    assert _celery_trace_lines(log_events) == []
+    assert len(log_events.by_event("task.end")) == 4
+
+
+def test_celerys_success_line_stays_when_our_logger_is_silenced(
+    app: Celery, log_events: CapturedEvents
+) -> None:
+    """agent_tracing.celery set to WARNING writes no task.end, so Celery's success line stays
+    (nothing is dropped that is not said elsewhere)."""
+    ours = logging.getLogger("agent_tracing.celery")
+    ours.setLevel(logging.WARNING)
+    try:
+        task_id = app.tasks["examples.add"].delay(1, 2).id
+    finally:
+        ours.setLevel(logging.NOTSET)
+    assert log_events.by_event("task.end") == []
+    messages = _celery_trace_lines(log_events)
+    assert len(messages) == 1
+    assert f"[{task_id}] succeeded in " in messages[0]
 
 
 def test_eager_chain_keeps_the_id(app: Celery, log_events: CapturedEvents) -> None:
