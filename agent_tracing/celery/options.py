@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,18 +76,25 @@ _SCALARS = (int, float, bool, type(None))
 def summary(value: Any) -> Any:
     """A JSON-safe, redacted copy of ``value`` within the lifecycle lines' own, smaller bounds
     (a task's args can be a whole data frame)."""
+    cls = value.__class__
+    if cls in _SCALARS:  # None (most results), numbers, booleans
+        return value
     limits = State.options.limits
     # The common case, a few ids and short strings: the formatter's sanitizer redacts them
     # anyway, so they go as they are.
-    if value.__class__ is tuple or value.__class__ is list:
-        if len(value) <= limits.max_items and all(_plain(item, limits) for item in value):
+    if cls is tuple or cls is list:
+        if len(value) <= limits.max_items and _all_plain(value, limits.max_string):
             return list(value)
-    elif value.__class__ is dict:
-        if len(value) <= limits.max_items and all(
-            key.__class__ is str and _plain(item, limits) for key, item in value.items()
+    elif cls is dict:
+        if len(value) <= limits.max_items and (
+            not value
+            or (
+                all(key.__class__ is str for key in value)
+                and _all_plain(value.values(), limits.max_string)
+            )
         ):
             return value
-    elif _plain(value, limits):
+    elif cls is str and len(value) <= limits.max_string:
         return value
     san = State.sanitizer
     active = get_sanitizer()
@@ -97,11 +105,16 @@ def summary(value: Any) -> Any:
     return san.clean(value)
 
 
-def _plain(value: Any, limits: Limits) -> bool:
-    cls = value.__class__
-    if cls is str:
-        return len(value) <= limits.max_string
-    return cls in _SCALARS
+def _all_plain(values: Iterable[Any], max_string: int) -> bool:
+    """Whether every value is a scalar or a string of at most ``max_string`` characters."""
+    for item in values:
+        cls = item.__class__
+        if cls is str:
+            if len(item) > max_string:
+                return False
+        elif cls not in _SCALARS:
+            return False
+    return True
 
 
 def report(where: str, error: BaseException) -> None:
