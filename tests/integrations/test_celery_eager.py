@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from celery import Celery, chain
+from celery.exceptions import Ignore, Reject
 
 import agent_tracing as at
 from agent_tracing.celery import TaskLogOptions, instrument_celery, uninstrument_celery
@@ -93,6 +94,43 @@ def test_eager_runs_log_no_celery_outcome_line(app: Celery, log_events: Captured
     assert app.tasks["examples.flaky"].delay(1).get() == 1
     assert _celery_trace_lines(log_events) == []
     assert len(log_events.by_event("task.end")) == 4
+
+
+def test_ignored_and_expected_failures_are_logged_once_and_a_rejection_keeps_its_reason(
+    app: Celery, log_events: CapturedEvents
+) -> None:
+    """Ignore() and an exception listed in ``throws``: Celery's "ignored" and "raised expected"
+    lines are dropped (task.end / task.failed say it); Reject(): Celery's line with the reason,
+    which no lifecycle line carries, stays."""
+
+    @app.task(name="dup.ignored")
+    def ignored() -> None:
+        """Ignore the run."""
+        raise Ignore()
+
+    @app.task(name="dup.expected", throws=(KeyError,))
+    def expected() -> None:
+        """Raise an expected exception."""
+        raise KeyError("expected-key")
+
+    @app.task(name="dup.rejected")
+    def rejected() -> None:
+        """Reject the message."""
+        raise Reject("not for this worker", requeue=False)
+
+    ignored.delay()
+    assert expected.delay().failed()
+    rejected.delay()
+    ends = {
+        line["data"]["task"]: line["data"]["status"] for line in log_events.by_event("task.end")
+    }
+    assert ends == {"dup.ignored": "ignored", "dup.expected": "error", "dup.rejected": "rejected"}
+    failed = log_events.by_event("task.failed")
+    assert [line["exception"]["type"] for line in failed] == ["KeyError"]
+    messages = _celery_trace_lines(log_events)
+    assert len(messages) == 1
+    assert "dup.rejected" in messages[0]
+    assert "not for this worker" in messages[0]
 
 
 def test_celerys_success_line_stays_when_our_logger_is_silenced(
