@@ -37,6 +37,7 @@ HEADER_CORRELATION_ID = "x_correlation_id"
 HEADER_CONTEXT = "x_trace_context"
 #: Context fields carried in :data:`HEADER_CONTEXT` (``component`` is not: a task has its own).
 CARRIED_FIELDS: tuple[str, ...] = ("user_id", "strategy_id", "backtest_id")
+_CARRIED_KEYS = (*CARRIED_FIELDS, "parent_span_id")
 
 _PLAIN = (str, int, float, bool)
 #: Celery's own bound on ``argsrepr`` / ``kwargsrepr``.
@@ -84,21 +85,26 @@ def context_from_headers(source: Any) -> dict[str, Any]:
         source: A task request (``task.request``, with ``.get``), a worker request context or a
             message's ``headers`` mapping.
     """
-    getter = getattr(source, "get", None)
-    if getter is None:
-        return {}
-    out: dict[str, Any] = {}
+    attrs = getattr(source, "__dict__", None)
+    if attrs is not None and attrs.get(HEADER_CORRELATION_ID) is not None:
+        # A worker's task request keeps the message headers as attributes: read them directly.
+        getter = attrs.get
+    else:
+        getter = getattr(source, "get", None)
+        if getter is None:
+            return {}
     cid = getter(HEADER_CORRELATION_ID)
     if cid is None:
         # An eager call or a request built from another request keeps them under ``headers``.
         nested = getattr(source, "headers", None)
         if isinstance(nested, Mapping):
             return context_from_headers(nested)
-    if cid is not None:
-        out["correlation_id"] = cid
+        out: dict[str, Any] = {}
+    else:
+        out = {"correlation_id": cid}
     carried = getter(HEADER_CONTEXT)
     if isinstance(carried, Mapping):
-        for key in (*CARRIED_FIELDS, "parent_span_id"):
+        for key in _CARRIED_KEYS:
             value = carried.get(key)
             if value is not None:
                 out[key] = value

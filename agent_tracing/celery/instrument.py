@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from agent_tracing.celery import lifecycle, verdicts
+from agent_tracing.celery import duplicates, lifecycle, verdicts
 from agent_tracing.celery.options import TaskLogOptions, configure, report
 from agent_tracing.config import configure_logging, flush_logging
 
@@ -95,7 +95,10 @@ def instrument_celery(
             start (environment variables fill in the rest). ``level`` defaults to the worker's
             ``--loglevel`` unless ``AGENT_TRACING_LEVEL`` is set, and ``json_output`` to its
             ``--logfile`` unless ``AGENT_TRACING_JSON_OUTPUT`` is set.
-        options: What the lifecycle lines show (:class:`TaskLogOptions`).
+        options: What the lifecycle lines show (:class:`TaskLogOptions`), and whether Celery's
+            own outcome line of each run, which a lifecycle line already carries, is written too
+            (``keep_celery_task_lines``; by default it is not, see
+            :mod:`agent_tracing.celery.duplicates`).
 
     Returns:
         True when this call instrumented, False when it was already done (a warning says so).
@@ -121,6 +124,8 @@ def instrument_celery(
             # make a re-imported module's handler vanish silently.
             signal.connect(handler, weak=False)
             _Installed.connected.append((signal, handler))
+        if not chosen.keep_celery_task_lines:
+            duplicates.install()
     if app is not None and worker_logging:
         # Belt and braces for a worker started before this call: never let it replace our
         # handlers.
@@ -133,6 +138,7 @@ def uninstrument_celery(app: Celery | None = None) -> bool:
     with _Installed.lock:
         if not _Installed.connected:
             return False
+        duplicates.uninstall()
         for signal, handler in reversed(_Installed.connected):
             signal.disconnect(handler)
         _Installed.connected = []

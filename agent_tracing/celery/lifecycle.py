@@ -36,7 +36,7 @@ from agent_tracing.celery.headers import (
     redact_reprs,
     secret_positions,
 )
-from agent_tracing.celery.options import State, log, reason_text, report, summary
+from agent_tracing.celery.options import RUN_ATTR, State, log, reason_text, report, summary
 from agent_tracing.celery.verdicts import log_with_headers
 from agent_tracing.context import (
     bind_contextvars,
@@ -55,10 +55,6 @@ __all__ = [
     "on_task_retry",
     "on_task_success",
 ]
-
-# Where a task run keeps its span and context token: an attribute of the run's own request
-# context, so nested eager runs (retries of an eager task) never share one.
-_RUN_ATTR = "_agent_tracing_run"
 
 _END_MESSAGES = {
     "ok": "%s succeeded",
@@ -162,7 +158,7 @@ def on_task_prerun(
         except BaseException:
             reset_contextvars(token)
             raise
-        setattr(request, _RUN_ATTR, _Run(span, token))
+        setattr(request, RUN_ATTR, _Run(span, token))
     except Exception as error:
         report("task_prerun", error)
 
@@ -192,7 +188,7 @@ def _start_data(
 
 def _current_run(task: Any) -> _Run | None:
     try:
-        run = getattr(task.request, _RUN_ATTR, None)
+        run = getattr(task.request, RUN_ATTR, None)
     except Exception:
         return None
     return run if isinstance(run, _Run) else None
@@ -299,10 +295,10 @@ def on_task_postrun(
     task = task if task is not None else sender
     try:
         request = task.request
-        run = getattr(request, _RUN_ATTR, None)
+        run = getattr(request, RUN_ATTR, None)
         if not isinstance(run, _Run):
             return
-        delattr(request, _RUN_ATTR)
+        delattr(request, RUN_ATTR)
     except Exception as error:
         report("task_postrun", error)
         return

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent_tracing.encoding import Limits, Sanitizer, get_sanitizer, safe_repr
 from agent_tracing.logger import get_logger
 
-__all__ = ["LOGGER_NAME", "TaskLogOptions", "configure"]
+__all__ = ["LOGGER_NAME", "RUN_ATTR", "TaskLogOptions", "configure"]
 
 #: The logger of every lifecycle line (its level and handlers are the stdlib's).
 LOGGER_NAME = "agent_tracing.celery"
 log = get_logger(LOGGER_NAME)
+#: Where a task run keeps its span and context token: an attribute of the run's own request
+#: context, so nested eager runs (retries of an eager task) never share one.
+RUN_ATTR = "_agent_tracing_run"
 
 
 @dataclass
@@ -29,6 +33,14 @@ class TaskLogOptions:
         log_succeeded: Log a separate ``task.succeeded`` line; by default the run's ``task.end``
             (``status`` ok, ``state`` SUCCESS, with the result) is the success record, which
             saves one line per task.
+        keep_celery_task_lines: Also write Celery's own outcome line of each run (logger
+            ``celery.app.trace``: "Task X[id] succeeded in Ys: result", "... retry: ...",
+            "... raised unexpected: ..." with its traceback, "... raised expected: ...",
+            "... ignored"). By default a line of these is dropped when it is logged inside a run
+            of ours and ``agent_tracing.celery`` writes the lifecycle line that says the same
+            (``task.end``, ``task.retried``, ``task.failed``), so nothing is logged twice.
+            Celery's "received" line, internal errors, a rejected run's reason and its other
+            lines always stay.
         limits: Bounds on the args, kwargs and result shown (strings, items, depth).
     """
 
@@ -37,6 +49,7 @@ class TaskLogOptions:
     log_result: bool = True
     log_start: bool = True
     log_succeeded: bool = False
+    keep_celery_task_lines: bool = False
     limits: Limits = field(
         default_factory=lambda: Limits(max_string=256, max_items=20, max_depth=4)
     )
@@ -63,18 +76,25 @@ _SCALARS = (int, float, bool, type(None))
 def summary(value: Any) -> Any:
     """A JSON-safe, redacted copy of ``value`` within the lifecycle lines' own, smaller bounds
     (a task's args can be a whole data frame)."""
+    cls = value.__class__
+    if cls in _SCALARS:  # None (most results), numbers, booleans
+        return value
     limits = State.options.limits
     # The common case, a few ids and short strings: the formatter's sanitizer redacts them
     # anyway, so they go as they are.
-    if value.__class__ is tuple or value.__class__ is list:
-        if len(value) <= limits.max_items and all(_plain(item, limits) for item in value):
+    if cls is tuple or cls is list:
+        if len(value) <= limits.max_items and _all_plain(value, limits.max_string):
             return list(value)
-    elif value.__class__ is dict:
-        if len(value) <= limits.max_items and all(
-            key.__class__ is str and _plain(item, limits) for key, item in value.items()
+    elif cls is dict:
+        if len(value) <= limits.max_items and (
+            not value
+            or (
+                all(key.__class__ is str for key in value)
+                and _all_plain(value.values(), limits.max_string)
+            )
         ):
             return value
-    elif _plain(value, limits):
+    elif cls is str and len(value) <= limits.max_string:
         return value
     san = State.sanitizer
     active = get_sanitizer()
@@ -85,11 +105,16 @@ def summary(value: Any) -> Any:
     return san.clean(value)
 
 
-def _plain(value: Any, limits: Limits) -> bool:
-    cls = value.__class__
-    if cls is str:
-        return len(value) <= limits.max_string
-    return cls in _SCALARS
+def _all_plain(values: Iterable[Any], max_string: int) -> bool:
+    """Whether every value is a scalar or a string of at most ``max_string`` characters."""
+    for item in values:
+        cls = item.__class__
+        if cls is str:
+            if len(item) > max_string:
+                return False
+        elif cls not in _SCALARS:
+            return False
+    return True
 
 
 def report(where: str, error: BaseException) -> None:

@@ -13,7 +13,7 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
 import app.tasks.examples  # noqa: F401  (registers the shared tasks for apps without a worker)
-from agent_tracing.celery import instrument_celery, uninstrument_celery
+from agent_tracing.celery import TaskLogOptions, instrument_celery, uninstrument_celery
 from agent_tracing.testing import CapturedEvents
 from app.celery.factory import create_celery_app
 
@@ -23,10 +23,10 @@ QUIET_LOGGING = {"console": False, "json": False}
 
 
 @contextmanager
-def instrumented() -> Iterator[None]:
+def instrumented(options: TaskLogOptions | None = None) -> Iterator[None]:
     """Instrument the process with quiet worker logging; restore the previous state after."""
     uninstrument_celery()
-    instrument_celery(logging_options=QUIET_LOGGING)
+    instrument_celery(logging_options=QUIET_LOGGING, options=options)
     try:
         yield
     finally:
@@ -109,3 +109,29 @@ def wait_for_end(events: CapturedEvents, task_id: str, count: int = 1) -> list[d
         return found if len(found) >= count else None
 
     return list(wait_for(ended))
+
+
+#: What Celery's tracer (``celery.app.trace``) says of a run's outcome: success, retry, failure,
+#: ignored. The lifecycle lines say the same, so by default none of these is written.
+CELERY_OUTCOMES = (" succeeded in ", " retry: ", " raised unexpected: ", " raised expected: ")
+
+
+def celery_outcome_lines(events: CapturedEvents, task_id: str) -> list[dict[str, Any]]:
+    """Celery's own outcome lines (logger ``celery.app.trace``) of ``task_id``."""
+    return [
+        line
+        for line in events.raw
+        if line["logger"] == "celery.app.trace"
+        and f"[{task_id}]" in line["message"]
+        and any(outcome in line["message"] for outcome in CELERY_OUTCOMES)
+    ]
+
+
+def received_lines(events: CapturedEvents, task_id: str) -> list[dict[str, Any]]:
+    """Celery's "Task X[id] received" lines of ``task_id`` (they always stay)."""
+    return [
+        line
+        for line in events.raw
+        if line["logger"] == "celery.worker.strategy"
+        and line["message"].endswith(f"[{task_id}] received")
+    ]

@@ -11,6 +11,7 @@ from celery import Celery, chain, chord, group
 import agent_tracing as at
 from agent_tracing.testing import CapturedEvents
 from tests.integrations.celery_support import (
+    celery_outcome_lines,
     instrumented,
     isolated_app,
     task_events,
@@ -53,6 +54,10 @@ def _scenario(app: Celery, events: CapturedEvents) -> None:
     ends = wait_for_end(events, flaky.id, count=2)
     assert [end["data"]["status"] for end in ends] == ["retry", "ok"]
     assert {end["correlation_id"] for end in ends} == {cid}
+    # Celery's own succeeded / raised / retry lines would repeat task.end, task.failed and
+    # task.retried.
+    for task_id in (probe.id, failing.id, flaky.id):
+        assert celery_outcome_lines(events, task_id) == []
 
     assert chained.get(timeout=TIMEOUT)["correlation_id"] == cid
     assert [item["correlation_id"] for item in grouped.get(timeout=TIMEOUT)] == [cid] * 3

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from celery import Celery, chain
+from celery.exceptions import Ignore, Reject
 
 import agent_tracing as at
 from agent_tracing.celery import TaskLogOptions, instrument_celery, uninstrument_celery
@@ -79,6 +81,73 @@ def test_eager_failure_and_retry_are_logged(app: Celery, log_events: CapturedEve
     ends = task_events(log_events, "task.end", retried.id)
     assert [line["data"]["status"] for line in ends] == ["retry", "ok"]
     assert {"cid-eager-f"} == {line["correlation_id"] for line in ends}
+
+
+def _celery_trace_lines(events: CapturedEvents) -> list[str]:
+    return [line["message"] for line in events.raw if line["logger"] == "celery.app.trace"]
+
+
+def test_eager_runs_log_no_celery_outcome_line(app: Celery, log_events: CapturedEvents) -> None:
+    """Eager success, failure and retry: Celery's own outcome lines are not written."""
+    app.tasks["examples.add"].delay(1, 2).get()
+    assert app.tasks["examples.fail"].delay("quiet").failed()
+    assert app.tasks["examples.flaky"].delay(1).get() == 1
+    assert _celery_trace_lines(log_events) == []
+    assert len(log_events.by_event("task.end")) == 4
+
+
+def test_ignored_and_expected_failures_are_logged_once_and_a_rejection_keeps_its_reason(
+    app: Celery, log_events: CapturedEvents
+) -> None:
+    """Ignore() and an exception listed in ``throws``: Celery's "ignored" and "raised expected"
+    lines are dropped (task.end / task.failed say it); Reject(): Celery's line with the reason,
+    which no lifecycle line carries, stays."""
+
+    @app.task(name="dup.ignored")
+    def ignored() -> None:
+        """Ignore the run."""
+        raise Ignore()
+
+    @app.task(name="dup.expected", throws=(KeyError,))
+    def expected() -> None:
+        """Raise an expected exception."""
+        raise KeyError("expected-key")
+
+    @app.task(name="dup.rejected")
+    def rejected() -> None:
+        """Reject the message."""
+        raise Reject("not for this worker", requeue=False)
+
+    ignored.delay()
+    assert expected.delay().failed()
+    rejected.delay()
+    ends = {
+        line["data"]["task"]: line["data"]["status"] for line in log_events.by_event("task.end")
+    }
+    assert ends == {"dup.ignored": "ignored", "dup.expected": "error", "dup.rejected": "rejected"}
+    failed = log_events.by_event("task.failed")
+    assert [line["exception"]["type"] for line in failed] == ["KeyError"]
+    messages = _celery_trace_lines(log_events)
+    assert len(messages) == 1
+    assert "dup.rejected" in messages[0]
+    assert "not for this worker" in messages[0]
+
+
+def test_celerys_success_line_stays_when_our_logger_is_silenced(
+    app: Celery, log_events: CapturedEvents
+) -> None:
+    """agent_tracing.celery set to WARNING writes no task.end, so Celery's success line stays
+    (nothing is dropped that is not said elsewhere)."""
+    ours = logging.getLogger("agent_tracing.celery")
+    ours.setLevel(logging.WARNING)
+    try:
+        task_id = app.tasks["examples.add"].delay(1, 2).id
+    finally:
+        ours.setLevel(logging.NOTSET)
+    assert log_events.by_event("task.end") == []
+    messages = _celery_trace_lines(log_events)
+    assert len(messages) == 1
+    assert f"[{task_id}] succeeded in " in messages[0]
 
 
 def test_eager_chain_keeps_the_id(app: Celery, log_events: CapturedEvents) -> None:

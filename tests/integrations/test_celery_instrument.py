@@ -74,6 +74,30 @@ def test_task_success_is_connected_only_for_a_separate_succeeded_line(clean: Non
     assert _ours(signals.task_success) == 0
 
 
+def _trace_filters() -> list[Any]:
+    return [
+        f
+        for f in logging.getLogger("celery.app.trace").filters
+        if f.__module__.startswith("agent_tracing")
+    ]
+
+
+def test_dropping_celerys_duplicate_lines_is_undone_by_uninstrument(clean: None) -> None:
+    """instrument_celery adds one filter to celery.app.trace and wraps its info(); uninstrument
+    removes the filter and puts Celery's info() back; the opt-out does neither."""
+    from celery.app import trace
+
+    original = trace.info
+    instrument_celery(worker_logging=False)
+    assert len(_trace_filters()) == 1
+    assert trace.info is not original
+    assert trace.info.__wrapped__ is original  # type: ignore[attr-defined]
+    uninstrument_celery()
+    assert (_trace_filters(), trace.info) == ([], original)
+    instrument_celery(worker_logging=False, options=TaskLogOptions(keep_celery_task_lines=True))
+    assert (_trace_filters(), trace.info) == ([], original)
+
+
 def test_instrumenting_twice_warns_and_changes_nothing(clean: None) -> None:
     """A second call warns and leaves one receiver per signal."""
     instrument_celery()
