@@ -98,6 +98,8 @@ class _BinaryFileMixin:
     def _open(self) -> Any:
         return open(self.baseFilename, "ab", buffering=0)
 
+    _rotates = False  # whether ``_rolls`` must be asked before each line
+
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         return False
 
@@ -108,7 +110,7 @@ class _BinaryFileMixin:
                 line = formatter.format_bytes(record)
             else:
                 line = _line(self, record)  # type: ignore[arg-type]
-            if self._rolls(record, line):
+            if self._rotates and self._rolls(record, line):
                 self.doRollover()  # type: ignore[attr-defined]
             if self.stream is None:
                 self.stream = self._open()
@@ -170,6 +172,8 @@ class RotatingJsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.handlers.Ro
         )
         self.setFormatter(formatter or JsonFormatter())
 
+    _rotates = True
+
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         if self.maxBytes <= 0:
             return False
@@ -220,6 +224,8 @@ class TimedRotatingJsonFileHandler(
         )
         self.mode = "ab"
         self.setFormatter(formatter or JsonFormatter())
+
+    _rotates = True
 
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         return bool(self.shouldRollover(record))
