@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from agent_tracing.redaction import _MIN_TOKEN_TEXT, _PLAIN_TOKEN, Redactor
+from agent_tracing.redaction import _MIN_TOKEN_TEXT, _PLAIN_TOKEN, _TOKEN_ASCII, Redactor
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Sanitizer", "get_sanitizer", "safe_repr", "set_sanitizer"]
 
@@ -143,9 +143,13 @@ class Sanitizer:
                         clean = texts.get(item)
                         if clean is None:
                             clean = (
-                                self.text(item)
-                                if len(item) >= short or _PLAIN_TOKEN.fullmatch(item) is None
-                                else item
+                                item
+                                if len(item) < short
+                                and (
+                                    _TOKEN_ASCII.issuperset(item)
+                                    or _PLAIN_TOKEN.fullmatch(item) is not None
+                                )
+                                else self.text(item)
                             )
                         out[name] = clean
                     elif cls is int:

@@ -16,9 +16,11 @@ import os
 import sys
 from typing import Any
 
+import orjson
+
 from agent_tracing.context import _raw_context
 from agent_tracing.encoding import safe_repr
-from agent_tracing.formatters import JsonFormatter
+from agent_tracing.formatters import JsonFormatter, schema_fields
 from agent_tracing.logger import _Record
 from agent_tracing.records import ATTR_CONTEXT, ATTR_EXCEPTION, exception_fields
 
@@ -87,6 +89,10 @@ class ConsoleStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[
     closed pipe) are reported once on stderr, not as one traceback per line."""
 
 
+_orjson_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
 class _BinaryFileMixin:
     """Open the file unbuffered in binary append mode; one ``write`` per line."""
 
@@ -107,7 +113,12 @@ class _BinaryFileMixin:
         try:
             formatter = self.formatter  # type: ignore[attr-defined]
             if formatter.__class__ is JsonFormatter:
-                line = formatter.format_bytes(record)
+                try:  # ``format_bytes`` inline; it has the fallbacks when this fails
+                    line = _orjson_dumps(
+                        schema_fields(record, formatter.sanitizer), option=_NEWLINE
+                    )
+                except Exception:
+                    line = formatter.format_bytes(record)
             else:
                 line = _line(self, record)  # type: ignore[arg-type]
             if self._rotates and self._rolls(record, line):
