@@ -141,9 +141,7 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
     if ctx is None:
         ctx = record_context(record)
     cached = _ctx_cache
-    values = (
-        cached[2] if cached[0] is ctx and cached[1] is san else _context_values(ctx, san)
-    )
+    values = cached[2] if cached[0] is ctx and cached[1] is san else _context_values(ctx, san)
     if fields:
         # Per-line fields win over the context; a caller tracking its own tree (a callback
         # handler) places one line in its span this way.
