@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from agent_tracing.redaction import _MIN_TOKEN_TEXT, _PLAIN_TOKEN, Redactor
+from agent_tracing.redaction import _MIN_TOKEN_TEXT, _PLAIN_TOKEN, _TOKEN_ASCII, Redactor
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Sanitizer", "get_sanitizer", "safe_repr", "set_sanitizer"]
 
@@ -92,6 +92,8 @@ class Sanitizer:
         self._texts: dict[str, str] = {}
         self._keys: dict[str, str | None] = {}
         self._cache_limit = min(_CACHED_TEXT, limits.max_string)
+        # Strings shorter than this made only of token characters need no scan nor cut.
+        self._short_text = min(_MIN_TOKEN_TEXT, self._cache_limit + 1)
 
     def text(self, value: str) -> str:
         """Return a string cut to the limit and scrubbed of secrets."""
@@ -126,27 +128,28 @@ class Sanitizer:
                 out: dict[str, Any] = {}
                 keys = self._keys
                 texts = self._texts
+                short = self._short_text
                 for key, item in value.items():  # a concurrent change raises: the general path
-                    if key.__class__ is not str:
-                        break
-                    name = keys.get(key, _MISSING)
-                    if name is _MISSING:
+                    name = keys.get(key)
+                    if name is None:  # not seen yet, a secret, or not a string
+                        if key.__class__ is not str:
+                            break
                         name = self._key(key)
-                    if name is None:
-                        out[key] = self._marker
-                        continue
+                        if name is None:
+                            out[key] = self._marker
+                            continue
                     cls = item.__class__
                     if cls is str:
                         clean = texts.get(item)
                         if clean is None:
                             clean = (
-                                self.text(item)
-                                if (
-                                    len(item) >= _MIN_TOKEN_TEXT
-                                    or len(item) > self._cache_limit
-                                    or _PLAIN_TOKEN.fullmatch(item) is None
+                                item
+                                if len(item) < short
+                                and (
+                                    _TOKEN_ASCII.issuperset(item)
+                                    or _PLAIN_TOKEN.fullmatch(item) is not None
                                 )
-                                else item
+                                else self.text(item)
                             )
                         out[name] = clean
                     elif cls is int:

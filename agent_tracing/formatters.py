@@ -17,9 +17,12 @@ import colorlog
 import orjson
 from pythonjsonlogger.core import BaseJsonFormatter
 
+from agent_tracing import encoding as _encoding
+from agent_tracing import records as _records
 from agent_tracing.context import EXTRA_KEY
 from agent_tracing.encoding import Sanitizer, get_sanitizer, safe_repr
 from agent_tracing.records import (
+    _MILLIS,
     ATTR_CONTEXT,
     ATTR_DATA,
     ATTR_EVENT,
@@ -123,7 +126,7 @@ def _context_values(ctx: Mapping[str, Any], san: Sanitizer) -> tuple[Any, ...]:
 
 def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None) -> dict[str, Any]:
     """Return the schema fields of ``record``: redacted, bounded, JSON-safe, in schema order."""
-    san = sanitizer if sanitizer is not None else get_sanitizer()
+    san = sanitizer if sanitizer is not None else _encoding._active
     attrs = record.__dict__
     try:  # our logger's records carry all four; a foreign record lacks some
         ctx = attrs[ATTR_CONTEXT]
@@ -137,7 +140,8 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
         event = attrs.get(ATTR_EVENT)
     if ctx is None:
         ctx = record_context(record)
-    values = _context_values(ctx, san)
+    cached = _ctx_cache
+    values = cached[2] if cached[0] is ctx and cached[1] is san else _context_values(ctx, san)
     if fields:
         # Per-line fields win over the context; a caller tracking its own tree (a callback
         # handler) places one line in its span this way.
@@ -147,27 +151,35 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
             if index is not None:
                 values[index] = _clean_value(value, san)  # type: ignore[index]
     cid, uid, sid, bid, component, span_id, parent_span_id, extra = values
-    if component is None:
-        component = record.name
 
     if extra:
         data = {**extra, **data} if isinstance(data, Mapping) else {**extra}
     if data is not None:
-        data = san.clean_mapping(data) if isinstance(data, Mapping) else {"value": san.clean(data)}
+        if data.__class__ is dict or isinstance(data, Mapping):
+            data = san.clean_mapping(data)
+        else:
+            data = {"value": san.clean(data)}
 
     msg = record.msg
     if msg.__class__ is not str or record.args:
         msg = _message(record)
-    message = san._texts.get(msg) or san.text(msg)
+    created = record.created
+    stamp = _records._ts_cache
+    offset = created - stamp[0]
+    level = record.levelname
     out: dict[str, Any] = {
-        "timestamp": format_timestamp(record.created),
-        "level": record.levelname if record.levelname in _LEVELS else level_name(record),
+        "timestamp": (
+            stamp[1] + _MILLIS[int(offset * 1000)]
+            if 0.0 <= offset < 1.0
+            else format_timestamp(created)
+        ),
+        "level": level if level in _LEVELS else level_name(record),
         "correlation_id": cid,
-        "component": component,
+        "component": record.name if component is None else component,
         "user_id": uid,
         "strategy_id": sid,
         "backtest_id": bid,
-        "message": message,
+        "message": san._texts.get(msg) or san.text(msg),
         "data": data,
         "logger": record.name,
         "event": event,

@@ -16,9 +16,11 @@ import os
 import sys
 from typing import Any
 
+import orjson
+
 from agent_tracing.context import _raw_context
 from agent_tracing.encoding import safe_repr
-from agent_tracing.formatters import JsonFormatter
+from agent_tracing.formatters import JsonFormatter, schema_fields
 from agent_tracing.logger import _Record
 from agent_tracing.records import ATTR_CONTEXT, ATTR_EXCEPTION, exception_fields
 
@@ -87,6 +89,10 @@ class ConsoleStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[
     closed pipe) are reported once on stderr, not as one traceback per line."""
 
 
+_orjson_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
 class _BinaryFileMixin:
     """Open the file unbuffered in binary append mode; one ``write`` per line."""
 
@@ -98,6 +104,8 @@ class _BinaryFileMixin:
     def _open(self) -> Any:
         return open(self.baseFilename, "ab", buffering=0)
 
+    _rotates = False  # whether ``_rolls`` must be asked before each line
+
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         return False
 
@@ -105,10 +113,15 @@ class _BinaryFileMixin:
         try:
             formatter = self.formatter  # type: ignore[attr-defined]
             if formatter.__class__ is JsonFormatter:
-                line = formatter.format_bytes(record)
+                try:  # ``format_bytes`` inline; it has the fallbacks when this fails
+                    line = _orjson_dumps(
+                        schema_fields(record, formatter.sanitizer), option=_NEWLINE
+                    )
+                except Exception:
+                    line = formatter.format_bytes(record)
             else:
                 line = _line(self, record)  # type: ignore[arg-type]
-            if self._rolls(record, line):
+            if self._rotates and self._rolls(record, line):
                 self.doRollover()  # type: ignore[attr-defined]
             if self.stream is None:
                 self.stream = self._open()
@@ -170,6 +183,8 @@ class RotatingJsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.handlers.Ro
         )
         self.setFormatter(formatter or JsonFormatter())
 
+    _rotates = True
+
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         if self.maxBytes <= 0:
             return False
@@ -220,6 +235,8 @@ class TimedRotatingJsonFileHandler(
         )
         self.mode = "ab"
         self.setFormatter(formatter or JsonFormatter())
+
+    _rotates = True
 
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         return bool(self.shouldRollover(record))

@@ -41,6 +41,7 @@ _LEVEL_NAMES = {
 _EXTRA_FIELDS = frozenset((*CONTEXT_FIELDS, *SPAN_FIELDS))
 _LogRecord = logging.LogRecord
 _start_time = logging._startTime  # type: ignore[attr-defined]
+_time_ns = time.time_ns
 
 
 _pid_name: tuple[int, str | None] = (-1, None)
@@ -317,11 +318,13 @@ class BoundLogger:
         if args and len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
             args = args[0]  # type: ignore[assignment]  # the stdlib's "%(key)s" with one mapping
         exc = _exc_tuple(exc_info) if exc_info else None
-        if logging.getLogRecordFactory() is _LogRecord:
+        if logging._logRecordFactory is _LogRecord:  # type: ignore[attr-defined]
             pid = _pid[0]
+            cached = _pid_name
             record: logging.LogRecord = _Record(
-                logger.name, level, msg, args or None, exc, time.time_ns(), pid, _process_name(pid)
-            )
+                logger.name, level, msg, args or None, exc, _time_ns(), pid,
+                cached[1] if cached[0] == pid else _process_name(pid),
+            )  # fmt: skip
         else:
             record = self._make_record(logger.name, level, msg, args, exc)
         attrs = record.__dict__

@@ -9,6 +9,7 @@ context attached by :class:`ContextFilter` on the emitting side.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
 from collections.abc import Mapping
@@ -63,22 +64,31 @@ def record_context(record: logging.LogRecord) -> Mapping[str, Any]:
     return ctx if ctx is not None else _raw_context()
 
 
-_ts_cache: tuple[int, str] = (-1, "")
-_MILLIS: tuple[str, ...] = tuple(f".{millis:03d}Z" for millis in range(1000))
+#: The second being formatted: (its epoch seconds as a float, its "YYYY-mm-ddTHH:MM:SS" text),
+#: one tuple swapped whole so that threads never see a torn pair.
+_ts_cache: tuple[float, str] = (float("-inf"), "")
+# ".000Z" ... ".999Z"; a float offset just under one second can round to 1000 ms: it stays .999.
+_MILLIS: tuple[str, ...] = (*(f".{millis:03d}Z" for millis in range(1000)), ".999Z")
 
 
 def format_timestamp(created: float) -> str:
     """Format epoch seconds as ISO 8601 UTC with milliseconds and ``Z``."""
+    cached = _ts_cache
+    offset = created - cached[0]
+    if 0.0 <= offset < 1.0:
+        return cached[1] + _MILLIS[int(offset * 1000)]
+    return _format_new_second(created)
+
+
+def _format_new_second(created: float) -> str:
     global _ts_cache
-    seconds = int(created)
-    millis = int((created - seconds) * 1000)
-    cached = _ts_cache  # one tuple, swapped whole: threads never see a torn pair
-    if cached[0] != seconds:
-        cached = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
-        _ts_cache = cached
-    if 0 <= millis < 1000:
-        return cached[1] + _MILLIS[millis]
-    return f"{cached[1]}.{millis:03d}Z"  # before 1970
+    try:
+        seconds = math.floor(created)  # before 1970 too: the millis count up from the floor
+        cached = (float(seconds), time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    except (OverflowError, ValueError, OSError):  # NaN, infinities, years gmtime cannot hold
+        return "1970-01-01T00:00:00.000Z"
+    _ts_cache = cached
+    return cached[1] + _MILLIS[int((created - cached[0]) * 1000)]
 
 
 def exception_fields(

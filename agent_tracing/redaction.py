@@ -9,6 +9,7 @@ replaced by a fixed marker; the key or the prefix stays, so a reader still sees 
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable
 
 __all__ = [
@@ -122,6 +123,8 @@ _MIN_SECRET_TEXT = 5  # "pwd=x" is the shortest text a pattern matches
 # and 10 more): shorter plain tokens (ids, enum-like values) need no scan.
 _MIN_TOKEN_TEXT = 13
 _PLAIN_TOKEN = re.compile(r"[\w.\-/+,#]*")
+# Its ASCII characters as a set: ``_TOKEN_ASCII.issuperset(text)`` is the cheaper first test.
+_TOKEN_ASCII = frozenset(string.ascii_letters + string.digits + "_.-/+,#")
 # Hex digits and hyphens (UUIDs, span ids, hashes) can start no pattern: every form needs a
 # separator, whitespace, or a letter past "f" ("eyJ", "sk-", "gh", "xox", "AKIA", "bearer").
 _HEXISH = "0123456789abcdefABCDEF-"
@@ -223,7 +226,10 @@ class Redactor:
         """Return ``text`` with every secret-looking value replaced by the marker."""
         if not self._extra and (
             len(text) < _MIN_SECRET_TEXT
-            or (len(text) < _MIN_TOKEN_TEXT and _PLAIN_TOKEN.fullmatch(text) is not None)
+            or (
+                len(text) < _MIN_TOKEN_TEXT
+                and (_TOKEN_ASCII.issuperset(text) or _PLAIN_TOKEN.fullmatch(text) is not None)
+            )
             or not text.strip(_HEXISH)
         ):
             return text
