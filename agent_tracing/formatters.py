@@ -201,10 +201,12 @@ def _add_exception(out: dict[str, Any], record: logging.LogRecord, san: Sanitize
         if exc is not None and record.exc_info and not record.exc_text:
             record.exc_text = exc["traceback"]  # formatted once, shared by every handler
     if exc is not None:
+        # Ours, or a mapping a caller passed as ``exc_info``: any of the three may be missing.
+        kind, message, text = exc.get("type"), exc.get("message"), exc.get("traceback")
         out["exception"] = {
-            "type": exc["type"],
-            "message": san.text(exc["message"]) if exc["message"] is not None else None,
-            "traceback": _tail(exc["traceback"], san),
+            "type": None if kind is None else san.text(str(kind)),
+            "message": None if message is None else san.text(str(message)),
+            "traceback": None if text is None else _tail(str(text), san),
         }
 
 

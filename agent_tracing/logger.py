@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agent_tracing.context import _CONTEXT, CONTEXT_FIELDS, SPAN_FIELDS
-from agent_tracing.records import ATTR_CONTEXT, ATTR_DATA, ATTR_EVENT, ATTR_FIELDS
+from agent_tracing.records import ATTR_CONTEXT, ATTR_DATA, ATTR_EVENT, ATTR_EXCEPTION, ATTR_FIELDS
 
 __all__ = ["BoundLogger", "get_logger"]
 
@@ -93,6 +93,10 @@ class BoundLogger:
     ``component`` for this line only. Keys of ``extra`` that name context fields, ``span_id``,
     ``parent_span_id`` or ``data`` are read the same way (the seed's
     ``extra={"user_id": ..., "data": {...}}``); other keys of ``extra`` go into ``data``.
+
+    ``exc_info`` also takes a dict ``{"type", "message", "traceback"}`` (strings or ``None``): an
+    exception known only as text, such as a traceback relayed from another process; the line's
+    ``exception`` object is made from it (redacted and bounded like any other).
     """
 
     __slots__ = ("_bound", "_logger", "name")
@@ -318,7 +322,12 @@ class BoundLogger:
         logger = self._logger
         if args and len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
             args = args[0]  # type: ignore[assignment]  # the stdlib's "%(key)s" with one mapping
-        exc = _exc_tuple(exc_info) if exc_info else None
+        exc = parsed = None
+        if exc_info:
+            if exc_info.__class__ is dict:
+                parsed = exc_info
+            else:
+                exc = _exc_tuple(exc_info)
         if logging._logRecordFactory is _LogRecord:  # type: ignore[attr-defined]
             # The stdlib's LogRecord.__init__, inline, without the call-site lookup (the schema
             # has no file or line) and with the process name cached: a third of its cost.
@@ -353,6 +362,8 @@ class BoundLogger:
         attrs[ATTR_FIELDS] = fields
         attrs[ATTR_DATA] = data
         attrs[ATTR_EVENT] = event
+        if parsed is not None:
+            attrs[ATTR_EXCEPTION] = parsed
         if stack_info:
             attrs["stack_info"] = _stack_text()
         if logger.__class__ is not _StdLogger and not _plain_logger_class(logger.__class__):

@@ -248,3 +248,23 @@ def test_a_logger_subclass_that_overrides_handle_is_called() -> None:
     logger = Recording("app.recording")
     at.BoundLogger(logger).info("through %s", "handle")
     assert seen == ["through handle"]
+
+
+def test_exc_info_as_a_mapping_becomes_the_exception_object(log_events: CapturedEvents) -> None:
+    """A traceback known only as text, passed as ``exc_info={...}``, is the line's redacted
+    ``exception``; missing keys are null, never an error."""
+    log = at.get_logger("tests.relay")
+    log.error(
+        "relayed failure",
+        exc_info={
+            "type": "ValueError",
+            "message": "bad token=abc123secret",
+            "traceback": 'Traceback (most recent call last):\n  File "x.py"\nValueError: bad',
+        },
+    )
+    log.error("partial", exc_info={"type": "KeyError"})
+    first, second = log_events.raw[-2:]
+    assert first["exception"]["type"] == "ValueError"
+    assert "abc123secret" not in first["exception"]["message"]
+    assert first["exception"]["traceback"].endswith("ValueError: bad")
+    assert second["exception"] == {"type": "KeyError", "message": None, "traceback": None}

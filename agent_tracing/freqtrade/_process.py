@@ -13,11 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from agent_tracing.context import _raw_context
 from agent_tracing.freqtrade._output import FtRecord, StderrAssembler, StdoutReader, clean_line
 from agent_tracing.freqtrade._secrets import SecretScrubber
 from agent_tracing.logger import BoundLogger
-from agent_tracing.records import ATTR_CONTEXT, ATTR_DATA, ATTR_EVENT, ATTR_EXCEPTION
 
 __all__ = ["IDLE_FLUSH_S", "Output", "emit", "run_process"]
 
@@ -37,20 +35,11 @@ def emit(
     exception: Mapping[str, Any] | None = None,
 ) -> None:
     """Log one line with ``event``, ``data`` and a parsed ``exception``; never raises."""
-    # A record built here rather than through BoundLogger: it carries a traceback parsed from
-    # text (no exception object exists in this process).
     try:
-        if not logger.isEnabledFor(level):
-            return
-        # The core logger's record factory: the stdlib's LogRecord without its call-site lookup.
-        record = BoundLogger._make_record(logger.name, level, message, (), None)
-        attrs = record.__dict__
-        attrs[ATTR_CONTEXT] = _raw_context()
-        attrs[ATTR_DATA] = data
-        attrs[ATTR_EVENT] = event
-        if exception is not None:
-            attrs[ATTR_EXCEPTION] = exception
-        logger.handle(record)
+        # The exception exists only as text in this process: the logger takes it as a mapping.
+        BoundLogger(logger).log(
+            level, message, event=event, data=data, exc_info=dict(exception) if exception else None
+        )
     except Exception:  # pragma: no cover - relaying a line never breaks the command
         pass
 
