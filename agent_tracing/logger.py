@@ -421,8 +421,8 @@ class BoundLogger:
     def _make_record(
         name: str, level: int, msg: object, args: tuple[object, ...], exc_info: Any
     ) -> logging.LogRecord:
-        """A record from the configured factory, without the call-site lookup (for lines built
-        outside :meth:`_log`)."""
+        """A record from a record factory the application installed (the default one is built
+        inline in :meth:`_log`)."""
         return logging.getLogRecordFactory()(
             name, level, "", 0, msg, args or None, exc_info, None, None
         )
