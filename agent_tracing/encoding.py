@@ -131,7 +131,9 @@ class Sanitizer:
                 short = self._short_text
                 for key, item in value.items():  # a concurrent change raises: the general path
                     name = keys.get(key)
-                    if name is None:  # not seen yet, a secret, or not a string
+                    # Not seen yet, a secret, or not exactly a string (a ``str`` subclass equal
+                    # to a cached key still takes the general path, as it would uncached).
+                    if name is None or key.__class__ is not str:
                         if key.__class__ is not str:
                             break
                         name = self._key(key)

@@ -168,3 +168,15 @@ def test_any_value_gives_one_valid_json_line(value: object, message: str) -> Non
     assert line.count(b"\n") == 1
     parsed = json.loads(line)  # the stdlib parser also takes escaped lone surrogates
     assert list(parsed)[:13] == list(at.SCHEMA_KEYS)
+
+
+def test_str_subclass_keys_are_named_alike_whether_or_not_a_plain_key_was_seen() -> None:
+    """A ``str``-mixin enum key equal to a key seen before is named as it is when unseen."""
+
+    class Color(str, enum.Enum):  # noqa: UP042 - the mixin whose str() is not its value
+        RED = "red"
+
+    fresh = Sanitizer().clean_mapping({Color.RED: 1})
+    warmed = Sanitizer()
+    warmed.clean_mapping({"red": 0})
+    assert warmed.clean_mapping({Color.RED: 1}) == fresh
