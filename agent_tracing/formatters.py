@@ -18,11 +18,9 @@ import orjson
 from pythonjsonlogger.core import BaseJsonFormatter
 
 from agent_tracing import encoding as _encoding
-from agent_tracing import records as _records
 from agent_tracing.context import EXTRA_KEY
 from agent_tracing.encoding import Sanitizer, get_sanitizer, safe_repr
 from agent_tracing.records import (
-    _MILLIS,
     ATTR_CONTEXT,
     ATTR_DATA,
     ATTR_EVENT,
@@ -87,7 +85,7 @@ def _clean_value(value: Any, san: Sanitizer) -> Any:
 _ctx_cache: tuple[Any, Any, tuple[Any, ...]] = (None, None, ())
 
 
-#: Where each per-line field sits in what :func:`_context_values` returns.
+#: Where each per-line field sits in what :func:`_cache_context_values` returns.
 _FIELD_INDEX = {
     key: index
     for index, key in enumerate(
@@ -104,11 +102,10 @@ _FIELD_INDEX = {
 }
 
 
-def _context_values(ctx: Mapping[str, Any], san: Sanitizer) -> tuple[Any, ...]:
+def _cache_context_values(ctx: Mapping[str, Any], san: Sanitizer) -> tuple[Any, ...]:
+    """Clean ``ctx``'s values and keep them as the cache entry (``schema_fields`` reads the
+    cache first)."""
     global _ctx_cache
-    cached = _ctx_cache
-    if cached[0] is ctx and cached[1] is san:
-        return cached[2]
     get = ctx.get
     values = (
         _clean_value(get("correlation_id"), san),
@@ -141,7 +138,7 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
     if ctx is None:
         ctx = record_context(record)
     cached = _ctx_cache
-    values = cached[2] if cached[0] is ctx and cached[1] is san else _context_values(ctx, san)
+    values = cached[2] if cached[0] is ctx and cached[1] is san else _cache_context_values(ctx, san)
     if fields:
         # Per-line fields win over the context; a caller tracking its own tree (a callback
         # handler) places one line in its span this way.
@@ -163,16 +160,9 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
     msg = record.msg
     if msg.__class__ is not str or record.args:
         msg = _message(record)
-    created = record.created
-    stamp = _records._ts_cache
-    offset = created - stamp[0]
     level = record.levelname
     out: dict[str, Any] = {
-        "timestamp": (
-            stamp[1] + _MILLIS[int(offset * 1000)]
-            if 0.0 <= offset < 1.0
-            else format_timestamp(created)
-        ),
+        "timestamp": format_timestamp(record.created),
         "level": level if level in _LEVELS else level_name(record),
         "correlation_id": cid,
         "component": record.name if component is None else component,

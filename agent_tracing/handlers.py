@@ -16,11 +16,9 @@ import os
 import sys
 from typing import Any
 
-import orjson
-
 from agent_tracing.context import _raw_context
 from agent_tracing.encoding import safe_repr
-from agent_tracing.formatters import JsonFormatter, schema_fields
+from agent_tracing.formatters import JsonFormatter
 from agent_tracing.logger import _Record
 from agent_tracing.records import ATTR_CONTEXT, ATTR_EXCEPTION, exception_fields
 
@@ -43,13 +41,20 @@ class _ReportOnce:
     filters: list[Any]
     lock: Any
 
+    #: Whether ``emit`` runs under the handler lock; a file appended whole with ``O_APPEND``, or
+    #: a thread-safe queue, needs none.
+    _needs_lock = True
+
     def handle(self, record: logging.LogRecord) -> bool:
         attrs = record.__dict__
         if ATTR_CONTEXT not in attrs:
             attrs[ATTR_CONTEXT] = _raw_context()
         if self.filters and not self.filter(record):  # type: ignore[attr-defined]
             return False
-        with self.lock:
+        if self._needs_lock:
+            with self.lock:
+                self.emit(record)  # type: ignore[attr-defined]
+        else:
             self.emit(record)  # type: ignore[attr-defined]
         return True
 
@@ -89,10 +94,6 @@ class ConsoleStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[
     closed pipe) are reported once on stderr, not as one traceback per line."""
 
 
-_orjson_dumps = orjson.dumps
-_NEWLINE = orjson.OPT_APPEND_NEWLINE
-
-
 class _BinaryFileMixin:
     """Open the file unbuffered in binary append mode; one ``write`` per line."""
 
@@ -104,8 +105,6 @@ class _BinaryFileMixin:
     def _open(self) -> Any:
         return open(self.baseFilename, "ab", buffering=0)
 
-    _rotates = False  # whether ``_rolls`` must be asked before each line
-
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         return False
 
@@ -113,15 +112,10 @@ class _BinaryFileMixin:
         try:
             formatter = self.formatter  # type: ignore[attr-defined]
             if formatter.__class__ is JsonFormatter:
-                try:  # ``format_bytes`` inline; it has the fallbacks when this fails
-                    line = _orjson_dumps(
-                        schema_fields(record, formatter.sanitizer), option=_NEWLINE
-                    )
-                except Exception:
-                    line = formatter.format_bytes(record)
+                line = formatter.format_bytes(record)
             else:
                 line = _line(self, record)  # type: ignore[arg-type]
-            if self._rotates and self._rolls(record, line):
+            if self._rolls(record, line):
                 self.doRollover()  # type: ignore[attr-defined]
             if self.stream is None:
                 self.stream = self._open()
@@ -143,14 +137,7 @@ class JsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.FileHandler):
     no lock is needed between threads (nor between processes sharing the file).
     """
 
-    def handle(self, record: logging.LogRecord) -> bool:
-        attrs = record.__dict__
-        if ATTR_CONTEXT not in attrs:
-            attrs[ATTR_CONTEXT] = _raw_context()
-        if self.filters and not self.filter(record):
-            return False
-        self.emit(record)
-        return True
+    _needs_lock = False
 
     def __init__(
         self, filename: str, *, delay: bool = False, formatter: logging.Formatter | None = None
@@ -182,8 +169,6 @@ class RotatingJsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.handlers.Ro
             filename, mode="ab", maxBytes=max_bytes, backupCount=backup_count, delay=delay
         )
         self.setFormatter(formatter or JsonFormatter())
-
-    _rotates = True
 
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         if self.maxBytes <= 0:
@@ -236,8 +221,6 @@ class TimedRotatingJsonFileHandler(
         self.mode = "ab"
         self.setFormatter(formatter or JsonFormatter())
 
-    _rotates = True
-
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         return bool(self.shouldRollover(record))
 
@@ -250,22 +233,9 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
     behind the listener still has an ``exception`` object.
     """
 
-    def __init__(self, queue: Any) -> None:
-        super().__init__(queue)
-
-    def handle(self, record: logging.LogRecord) -> bool:
-        attrs = record.__dict__
-        if ATTR_CONTEXT not in attrs:
-            attrs[ATTR_CONTEXT] = _raw_context()
-        if self.filters and not self.filter(record):
-            return False
-        # No handler lock: preparing reads the record and builds a new one, and the queue is
-        # thread-safe; the caller only pays for the copy and the put.
-        try:
-            self.enqueue(self.prepare(record))
-        except Exception:
-            self.handleError(record)
-        return True
+    # No handler lock: preparing reads the record and builds a new one, and the queue is
+    # thread-safe; the caller only pays for the copy and the put.
+    _needs_lock = False
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
