@@ -163,9 +163,14 @@ def _lenient_loads(raw: bytes) -> Any:
     the views escape what they show of it. Only lines orjson refused pay for this second parse.
     """
     try:
-        return json.loads(raw.decode("utf-8", "replace"))
+        return json.loads(raw.decode("utf-8", "replace"), parse_int=_parse_int)
     except (ValueError, RecursionError):
         return None
+
+
+def _parse_int(digits: str) -> int | str:
+    # Python refuses to convert more than 4,300 digits; such a number is kept as its text.
+    return int(digits) if len(digits) <= 4000 else digits
 
 
 _TEXT_KEYS = ("level", "correlation_id", "message", "event", "span_id", "parent_span_id")

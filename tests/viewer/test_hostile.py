@@ -263,6 +263,9 @@ _SURROGATE_LINES = [
     b'"message":"boom \\ud800 lone","span_id":"a","data":{"k\\udc00":"v\\udfff"}}',
     b'{"timestamp":"2025-01-01T00:00:02.000Z","level":"ERROR","correlation_id":"op",'
     b'"message":"bad bytes \xff\xfe\xc3 here","span_id":"a"}',
+    b'{"timestamp":"2025-01-01T00:00:02.500Z","level":"WARNING","correlation_id":"op",'
+    b'"message":"numbers \\udfff","span_id":"a","data":{"nan":NaN,"inf":-Infinity,'
+    b'"big":' + b"7" * 5000 + b',"wide":' + str(2**70).encode() + b"}}",
     b'{"timestamp":"2025-01-01T00:00:03.000Z","level":"INFO","correlation_id":"op",'
     b'"message":"end","event":"task.end","data":{"span":"t","status":"ok"},"span_id":"a"}',
 ]
@@ -283,6 +286,7 @@ def test_reader_keeps_lines_with_lone_surrogates_and_bad_utf8() -> None:
         "start",
         "boom \ud800 lone",
         "bad bytes \ufffd\ufffd\ufffd here",
+        "numbers \udfff",
         "end",
     ]
 
@@ -291,18 +295,24 @@ def test_reader_keeps_lines_with_lone_surrogates_and_bad_utf8() -> None:
 def test_lines_with_lone_surrogates_are_shown(
     surrogate_file: str, command: tuple[str, ...], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Every command reads all four lines, shows both ERROR lines, and prints no surrogate."""
+    """Every command reads all five lines (surrogates, bad UTF-8, NaN, a 5,000-digit int),
+    shows both ERROR lines, and prints no surrogate."""
     status, out, err = _run(capsys, *command, surrogate_file)
     assert status == 0
     assert "malformed" not in err
     _assert_clean(out)
-    if command[0] == "list":
-        assert "4" in out.splitlines()[-1].split() or '"lines":4' in out
-        assert '"errors":2' in out or out.splitlines()[-1].split()[-1] == "2"
+    if command == ("list", "--json"):
+        row = orjson.loads(out)
+        assert (row["lines"], row["errors"], row["warnings"]) == (5, 2, 1)
+    elif command[0] == "list":
+        assert out.splitlines()[-1].split()[-2:] == ["5", "2"]
     else:
         shown = _page_text(out) if command[0] == "html" else out
         assert "boom \\ud800 lone" in shown
         assert "bad bytes \ufffd\ufffd\ufffd here" in shown
+        assert "numbers \\udfff" in shown
+        if command[0] == "html":
+            assert str(2**70) in shown
 
 
 def _page_text(page: str) -> str:
