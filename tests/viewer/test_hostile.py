@@ -458,3 +458,16 @@ def test_the_configured_redactor_is_used(
     finally:
         set_sanitizer(previous)
     assert [False] * len(outputs) == ["ACME-12345" in out for out in outputs]
+
+
+def test_file_names_on_stderr_are_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file name with controls, quoted in "cannot read" and "skipped malformed", is escaped."""
+    named = tmp_path / f"app{HOSTILE.replace('/', '').replace(chr(0), '')}.jsonl"
+    named.write_bytes(b"not json\n" + orjson.dumps(_line("00.000")) + b"\n")
+    status, _, err = _run(capsys, "view", str(named), str(tmp_path / "gone\x1b[2J.jsonl"))
+    assert status == 0
+    assert "cannot read" in err
+    assert "skipped 1 malformed" in err
+    _assert_clean(err)
