@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from agent_tracing.viewer.display import display_text, display_value
 from agent_tracing.viewer.filters import LEVELS, LineFilter, parse_time
 from agent_tracing.viewer.follow import FollowPrinter, Tail
 from agent_tracing.viewer.html import render_html
@@ -145,7 +146,7 @@ def _sources(args: argparse.Namespace, stats: ReadStats, spool: bool) -> Iterato
     """The sources to read; stdin is copied to a temporary file when it must be read twice."""
     sources = expand_inputs(args.files, rotated=args.rotated, stats=stats)
     for missing in stats.missing:
-        print(f"agent-tracing: cannot read {missing}", file=sys.stderr)
+        _warn(f"cannot read {missing}")
     if not sources:
         raise NotFound("no input to read")
     if not (spool and STDIN in sources):
@@ -157,14 +158,15 @@ def _sources(args: argparse.Namespace, stats: ReadStats, spool: bool) -> Iterato
         yield [copy.name if source == STDIN else source for source in sources]
 
 
+def _warn(message: str) -> None:
+    """Print a message on stderr; it may quote log values or file names, so it is escaped."""
+    print(f"agent-tracing: {display_text(message)}", file=sys.stderr)
+
+
 def _report(stats: ReadStats) -> None:
     if stats.malformed:
         examples = "; ".join(stats.examples)
-        print(
-            f"agent-tracing: skipped {stats.malformed} malformed of {stats.lines} lines"
-            f" (e.g. {examples})",
-            file=sys.stderr,
-        )
+        _warn(f"skipped {stats.malformed} malformed of {stats.lines} lines (e.g. {examples})")
 
 
 def _pick_operation(args: argparse.Namespace, sources: list[str], stats: ReadStats) -> str:
@@ -217,7 +219,7 @@ def _summary_row(summary: OperationSummary) -> list[str]:
         entry = f"HTTP {entry}"
     elif summary.entry_kind:
         entry = f"{summary.entry_kind} {entry}"
-    return [
+    cells = [
         summary.correlation_id,
         summary.start,
         format_ms(summary.duration_ms),
@@ -227,6 +229,8 @@ def _summary_row(summary: OperationSummary) -> list[str]:
         str(summary.lines),
         str(summary.errors),
     ]
+    # Summaries hold the raw values (the id is matched against the lines): escape them here.
+    return [display_text(cell) for cell in cells]
 
 
 def _command_list(args: argparse.Namespace, out: TextIO) -> int:
@@ -240,7 +244,8 @@ def _command_list(args: argparse.Namespace, out: TextIO) -> int:
     recent = summaries[::-1][: args.limit] if args.limit > 0 else summaries[::-1]
     if args.json:
         for summary in recent:
-            out.write(orjson.dumps(summary.as_dict()).decode("utf-8") + "\n")
+            row = display_value(summary.as_dict())
+            out.write(orjson.dumps(row).decode("utf-8") + "\n")
         return 0
     header = ["CORRELATION ID", "START", "DURATION", "STATUS", "USER", "ENTRY", "LINES", "ERRORS"]
     rows = [header, *(_summary_row(s) for s in recent)]
@@ -310,7 +315,7 @@ def _follow(args: argparse.Namespace, out: TextIO, style: Style) -> int:
                         out.write(text + "\n")
             out.flush()
             if stats.malformed != reported:
-                print(f"agent-tracing: skipped {stats.malformed} malformed lines", file=sys.stderr)
+                _warn(f"skipped {stats.malformed} malformed lines")
                 reported = stats.malformed
     except KeyboardInterrupt:
         return 0
@@ -333,7 +338,9 @@ def _command_html(args: argparse.Namespace, out: TextIO) -> int:
     else:
         Path(target).write_text(page, encoding="utf-8")
         spans = len(operation.spans)
-        print(f"wrote {target}: {spans} spans, {operation.lines} lines", file=sys.stderr)
+        print(
+            display_text(f"wrote {target}: {spans} spans, {operation.lines} lines"), file=sys.stderr
+        )
     _report(stats)
     return 0
 
@@ -353,10 +360,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         status: int = _COMMANDS[args.command](args, stream)
         return status
     except UsageError as error:
-        print(f"agent-tracing: {error}", file=sys.stderr)
+        _warn(str(error))
         return 2
     except NotFound as error:
-        print(f"agent-tracing: {error}", file=sys.stderr)
+        _warn(str(error))
         return 1
     except BrokenPipeError:
         # ``agent-tracing list | head``: the reader left; exit quietly.

@@ -2,7 +2,10 @@
 
 Stdlib plus the core's dependencies only. ``reader`` streams and merges the input, ``filters``
 chooses lines, ``tree`` builds the span tree, ``terminal`` and ``html`` render it, ``operations``
-lists operations and ``follow`` tails growing files. The same steps as the command, from Python::
+lists operations and ``follow`` tails growing files. ``display`` makes what is shown safe: the
+lines of the tree, and anything else printed from a log, are redacted again (a file may come from
+another logger) and their control characters escaped (a file may come from anyone).
+The same steps as the command, from Python::
 
     from agent_tracing.viewer import ReadStats, Style, build_operation, read_lines, render_operation
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from agent_tracing.formatters import escape_controls
+from agent_tracing.viewer.display import display_line
 from agent_tracing.viewer.filters import is_span_boundary, span_name
 from agent_tracing.viewer.labels import span_details, span_label
 from agent_tracing.viewer.reader import Line, ReadStats, parse_line
@@ -135,6 +135,7 @@ class FollowPrinter:
 
     def render(self, line: dict[str, Any]) -> str | None:
         """Return the text for one new line (``None`` when the style hides it)."""
+        line = display_line(line)
         style = self.style
         depth = self._depth(line)
         lead = ""
@@ -151,14 +152,14 @@ class FollowPrinter:
             clock = style.paint(str(line.get("timestamp", ""))[11:23], "dim")
             if event.endswith(".start"):
                 node.start_line = line
-                text = f"▶ {escape_controls(span_label(node))}"
+                text = f"▶ {span_label(node)}"
                 return f"{lead}{indent}{clock} {style.paint(text, 'bold')}"
             node.end_line = line
             status = node.status
             icon = {"ok": "✓", "error": "✗"}.get(status, "?")
             color = "green" if status == "ok" else "red"
-            facts = "  ".join(escape_controls(fact) for fact in span_details(node))
-            text = f"{style.paint(icon, color, 'bold')} {escape_controls(span_label(node))}"
+            facts = "  ".join(span_details(node))
+            text = f"{style.paint(icon, color, 'bold')} {span_label(node)}"
             text += f"  {style.paint(format_ms(node.duration_ms), 'cyan')}"
             if status != "ok":
                 text += f"  {style.paint(status, color)}"

@@ -3,8 +3,9 @@ waterfall timeline, its span tree, and each line's JSON on click.
 
 The page carries its data as one JSON document inside a ``<script type="application/json">``
 element (``<``, ``>`` and ``&`` escaped so no log text can close it) and builds the rows with
-``textContent`` only: log text is never parsed as HTML. Secrets were redacted when the lines
-were written.
+``textContent`` only: log text is never parsed as HTML. The lines are the operation's, kept
+through :func:`~agent_tracing.viewer.display.display_line`: secrets redacted again (the file may
+come from another logger) and controls escaped, so the page holds no raw control character either.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from agent_tracing.viewer.display import display_text
 from agent_tracing.viewer.labels import output_files, span_details, span_label, sql_summary
 from agent_tracing.viewer.terminal import format_ms
 from agent_tracing.viewer.tree import Operation
@@ -72,7 +74,7 @@ def _script_json(value: Any) -> str:
 
 def render_html(operation: Operation, title: str | None = None) -> str:
     """Return the page for ``operation`` as one HTML document with inline CSS and JS."""
-    heading = title or f"operation {operation.correlation_id or '-'}"
+    heading = display_text(title or f"operation {operation.correlation_id or '-'}")
     # Plain concatenation: no placeholder in the log text can be substituted again.
     parts = {
         "TITLE": html.escape(heading),

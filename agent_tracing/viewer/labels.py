@@ -42,6 +42,9 @@ _SQL_EVENTS = frozenset({"db.query"})
 _FILE_HINTS = ("file", "path", "output", "result")
 # A directory separator, or a name ending in an extension (``result.json``): not ``"done."``.
 _PATH = re.compile(r"[/\\]|\.[A-Za-z0-9]{1,8}$")
+# Text with spaces and an (escaped) line break is prose, such as a model's answer, not a path
+# (``C:\\new\\result.json`` has the ``\\n`` but no space).
+_LINE_BREAK = re.compile(r"\\[nr]")
 
 
 def compact_json(value: Any, limit: int = 160) -> str:
@@ -88,7 +91,11 @@ def output_files(node: SpanNode) -> list[str]:
         if not any(hint in key.lower() for hint in _FILE_HINTS):
             continue
         values = value if isinstance(value, list) else [value]
-        files.extend(v for v in values if isinstance(v, str) and _PATH.search(v))
+        files.extend(
+            v
+            for v in values
+            if isinstance(v, str) and _PATH.search(v) and not (" " in v and _LINE_BREAK.search(v))
+        )
     return files
 
 

@@ -58,7 +58,8 @@ class OperationSummary:
         return max(0.0, 1000 * (parse_timestamp(self.end) - parse_timestamp(self.start)))
 
     def as_dict(self) -> dict[str, Any]:
-        """The summary as a JSON-ready mapping (``list --json``)."""
+        """The summary as a JSON-ready mapping (``list --json``), with the values as read: pass it
+        through :func:`~agent_tracing.viewer.display.display_value` before showing it."""
         return {
             "correlation_id": self.correlation_id,
             "start": self.start,

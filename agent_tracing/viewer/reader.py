@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import gzip
 import heapq
+import json
 import os
 import re
 import sys
@@ -144,12 +145,32 @@ def parse_line(raw: bytes) -> tuple[Line | None, str]:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        return None, f"not JSON ({str(error).split(':')[0]})"
+        value = _lenient_loads(raw)
+        if value is None:
+            return None, f"not JSON ({str(error).split(':')[0]})"
     if not isinstance(value, dict):
         return None, "not a JSON object"
     if not isinstance(value.get("timestamp"), str):
         return None, "no timestamp"
     return _coerce(value), ""
+
+
+def _lenient_loads(raw: bytes) -> Any:
+    """Parse what orjson refuses but a line still is: a lone surrogate escape (``"\\ud800"``),
+    bytes that are not UTF-8 (decoded as U+FFFD), bare ``NaN``; ``None`` when it is not JSON.
+
+    Such a line may be the one that matters (an ERROR line from a foreign writer), so it is kept;
+    the views escape what they show of it. Only lines orjson refused pay for this second parse.
+    """
+    try:
+        return json.loads(raw.decode("utf-8", "replace"), parse_int=_parse_int)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _parse_int(digits: str) -> int | str:
+    # Python refuses to convert more than 4,300 digits; such a number is kept as its text.
+    return int(digits) if len(digits) <= 4000 else digits
 
 
 _TEXT_KEYS = ("level", "correlation_id", "message", "event", "span_id", "parent_span_id")

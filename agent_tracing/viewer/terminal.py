@@ -1,4 +1,9 @@
-"""The operation as a tree of spans on a terminal: coloured when it is one, plain otherwise."""
+"""The operation as a tree of spans on a terminal: coloured when it is one, plain otherwise.
+
+It prints the lines as :func:`~agent_tracing.viewer.tree.build_operation` keeps them, already
+through :func:`~agent_tracing.viewer.display.display_line` (redacted, controls escaped): the only
+escape sequences written are the colours below.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import os
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from agent_tracing.formatters import escape_controls
 from agent_tracing.viewer.labels import (
     event_label,
     is_sql,
@@ -88,11 +92,15 @@ def _status_color(status: str) -> str:
 
 
 def render_event_line(line: dict[str, Any], style: Style) -> str:
-    """Return one event as text: level mark, time, message and data."""
+    """Return one event as text: level mark, time, message and data.
+
+    ``line`` is shown as given: pass it through :func:`~agent_tracing.viewer.display.display_line`
+    first (:func:`~agent_tracing.viewer.tree.build_operation` and the follow printer do).
+    """
     level = str(line.get("level") or "INFO")
     mark = {"WARNING": "⚠ ", "ERROR": "✗ ", "CRITICAL": "✗ "}.get(level, "· ")
     clock = str(line.get("timestamp", ""))[11:23]
-    text = escape_controls(event_label(line, style.data_limit))
+    text = event_label(line, style.data_limit)
     colors = [_LEVEL_COLORS[level]] if level in _LEVEL_COLORS else []
     if line.get("event") == "agent.decision":
         colors = ["magenta"]
@@ -102,11 +110,11 @@ def render_event_line(line: dict[str, Any], style: Style) -> str:
 def _span_line(node: SpanNode, origin: float, style: Style) -> str:
     status = node.status
     icon = style.paint(_STATUS_ICONS.get(status, "?"), _status_color(status), "bold")
-    label = style.paint(escape_controls(span_label(node)), "bold")
+    label = style.paint(span_label(node), "bold")
     offset_ms = (node.start_time - origin) * 1000
     offset = f"+{offset_ms:.1f} ms" if offset_ms < 1000 else f"+{format_ms(offset_ms)}"
     parts = [f"{icon} {label}", style.paint(format_ms(node.duration_ms), "cyan")]
-    parts.extend(escape_controls(fact) for fact in span_details(node))
+    parts.extend(span_details(node))
     if status not in ("ok",):
         parts.append(style.paint(status, _status_color(status)))
     parts.append(style.paint(offset, "dim"))
@@ -127,11 +135,11 @@ def _span_body(node: SpanNode, style: Style) -> list[tuple[float, str]]:
         text = f"SQL: {sql_count} quer{'y' if sql_count == 1 else 'ies'}, {format_ms(sql_ms)}"
         items.append((node.start_time, style.paint(text, "blue")))
     for path in output_files(node):
-        items.append((float("inf"), style.paint(f"→ {escape_controls(path)}", "cyan")))
+        items.append((float("inf"), style.paint(f"→ {path}", "cyan")))
     end = node.end_line
     if end is not None and isinstance(end.get("exception"), dict):
         exc = end["exception"]
-        text = escape_controls(f"✗ {exc.get('type')}: {exc.get('message')}")
+        text = f"✗ {exc.get('type')}: {exc.get('message')}"
         items.append((float("inf"), style.paint(text, "red")))
     return items
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from agent_tracing.viewer.display import display_line
 from agent_tracing.viewer.filters import is_span_boundary, level_number, span_name
 
 __all__ = ["Operation", "SpanNode", "build_operation", "parse_timestamp"]
@@ -185,6 +186,9 @@ def _span_kind(event: str) -> str:
 def build_operation(lines: Iterable[dict[str, Any]]) -> Operation:
     """Build the span tree from one operation's lines (in time order).
 
+    Each line is kept as :func:`~agent_tracing.viewer.display.display_line` returns it (secrets
+    redacted, controls escaped), so whatever a view shows of the operation is safe to show.
+
     Args:
         lines: The lines of one correlation id, merged by timestamp.
 
@@ -197,7 +201,8 @@ def build_operation(lines: Iterable[dict[str, Any]]) -> Operation:
     first: str | None = None
     last: str | None = None
     correlation_id: str | None = None
-    for line in lines:
+    for raw in lines:
+        line = display_line(raw)
         count += 1
         timestamp = line.get("timestamp")
         if isinstance(timestamp, str):
