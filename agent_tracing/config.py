@@ -378,13 +378,15 @@ def _close(listener: logging.handlers.QueueListener | None, targets: list[loggin
 
 
 def _uninstall() -> None:
-    _uninstall_sigterm()
     root = logging.getLogger()
-    listener, _State.listener = _State.listener, None
     for handler in list(root.handlers):
         if getattr(handler, _MARK, False):
             root.removeHandler(handler)
-    _close(listener, _State.targets)
+    # The listener stays known, and the SIGTERM handler in place, until the queue is drained: a
+    # SIGTERM meanwhile (a process slow to exit) drains it too before the process ends.
+    _close(_State.listener, _State.targets)
+    _State.listener = None
+    _uninstall_sigterm()
     for name in _State.leveled:
         logging.getLogger(name).setLevel(logging.NOTSET)
     if _State.root_level is not None:

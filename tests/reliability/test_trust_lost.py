@@ -190,3 +190,82 @@ def test_a_failed_configuration_keeps_the_working_setup(
     assert lines[0]["data"] == {"pin": "[REDACTED]", "password": "[REDACTED]"}
     assert "hunter2" not in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "first.jsonl"]
+
+
+def test_sigterm_while_the_app_is_still_logging(tmp_path: Path) -> None:
+    """SIGTERM in the middle of a logging loop (from main and a second thread): the file holds
+    whole lines with no gap in each thread's sequence, and the process ends by SIGTERM."""
+    out = tmp_path / "busy.jsonl"
+    script = textwrap.dedent(
+        f"""
+        import threading
+        import agent_tracing as at
+        at.configure_logging(console=False, json_output={str(out)!r}, queue_mode=True)
+        log = at.get_logger("app.busy")
+        def other():
+            for i in range(10**9):
+                log.info("n", data={{"i": i, "t": "other"}})
+        threading.Thread(target=other, daemon=True).start()
+        for i in range(10**9):
+            log.info("n", data={{"i": i, "t": "main"}})
+            if i == 5000:
+                print("ready", flush=True)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGTERM, err
+    lines = file_lines(out)
+    for name in ("main", "other"):
+        numbers = [line["data"]["i"] for line in lines if line["data"]["t"] == name]
+        assert numbers == list(range(len(numbers)))
+    assert len([line for line in lines if line["data"]["t"] == "main"]) > 5000
+
+
+def test_sigterm_while_the_process_drains_at_exit(tmp_path: Path) -> None:
+    """SIGTERM while the exit hook drains the queue: the drain finishes before the process ends."""
+    out = tmp_path / "exit.jsonl"
+    script = _script(out).replace("sys.stdin.readline()", "")
+    proc = _start(script)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert _numbers(out) == list(range(LINES))
+
+
+def test_reconfiguring_under_load_never_leaves_the_root_without_handlers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A thread logging warnings while the main thread reconfigures never falls through to the
+    stdlib's last-resort handler (which writes unredacted to stderr)."""
+    out = tmp_path / "swap.jsonl"
+    at.configure_logging(console=False, json_output=str(out))
+    stop = threading.Event()
+    log = logging.getLogger("app.swap")
+    root = logging.getLogger()
+    # Without pytest's own capture handlers: the root logger holds ours only, as in an app.
+    foreign = [h for h in root.handlers if not getattr(h, "_agent_tracing_handler", False)]
+    for handler in foreign:
+        root.removeHandler(handler)
+
+    def spam() -> None:
+        while not stop.is_set():
+            log.warning("password=hunter2")
+
+    thread = threading.Thread(target=spam)
+    thread.start()
+    try:
+        for _ in range(100):
+            at.configure_logging(console=False, json_output=str(out))
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        for handler in foreign:
+            root.addHandler(handler)
+    assert "hunter2" not in capsys.readouterr().err
+    assert all("hunter2" not in str(line) for line in file_lines(out))
