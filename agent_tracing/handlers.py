@@ -359,13 +359,26 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
         # The caller may change what it passed once the call returns (a dict it reuses, a list it
         # appends to): the line written later by the listener must show the values of the call.
         data = attrs.get(ATTR_DATA)
-        if data is not None and type(data) not in _IMMUTABLE:
-            attrs[ATTR_DATA] = _snapshot_data(data)
+        if data is not None:
+            try:
+                if type(data) is dict:
+                    # The common case inline: a dict of plain values is copied shallow.
+                    immutable = _IMMUTABLE
+                    for item in data.values():
+                        if type(item) not in immutable:  # type() is cheaper than __class__
+                            attrs[ATTR_DATA] = _snapshot_data(data)
+                            break
+                    else:
+                        attrs[ATTR_DATA] = data.copy()
+                elif type(data) not in _IMMUTABLE:
+                    attrs[ATTR_DATA] = _snapshot_data(data)
+            except Exception:  # changed by another thread meanwhile
+                attrs[ATTR_DATA] = _snapshot_data(data)
         fields = attrs.get(ATTR_FIELDS)
         if fields:
             attrs[ATTR_FIELDS] = _snapshot_data(fields)
         ctx = attrs.get(ATTR_CONTEXT)
-        if ctx:
+        if ctx and ctx is not _safe_context:
             attrs[ATTR_CONTEXT] = _snapshot_context(ctx)
         if record.exc_info or record.exc_text:
             prepared.__dict__[ATTR_EXCEPTION] = exception_fields(record.exc_info, record.exc_text)
@@ -426,17 +439,39 @@ class _Snapshot:
         self.memo: dict[int, Any] = {}
 
     def copy(self, value: Any, depth: int) -> Any:
-        cls = value.__class__
-        if cls in _IMMUTABLE or isinstance(value, str | int | float | bytes | enum.Enum):
+        cls = type(value)
+        if cls in _IMMUTABLE:
             return value
+        if cls is dict:  # exact types first: an ABC ``isinstance`` costs more than the copy
+            kind = 1
+        elif cls is list or cls is tuple:
+            kind = 2
+        elif isinstance(value, str | int | float | bytes | enum.Enum):
+            return value
+        elif isinstance(value, Mapping):
+            kind = 1
+        elif isinstance(value, list | tuple):
+            kind = 2
+        elif isinstance(value, set):
+            return set(value)  # hashable members: immutable in practice
+        else:
+            kind = 0
         if depth >= self.max_depth:
             return f"<max depth: {_type_name(value)}>"
+        if kind == 0:
+            return self.sanitizer.clean(value)
         memo = self.memo
         done = memo.get(id(value))
         if done is not None:
             return done
         limit = self.max_items
-        if isinstance(value, Mapping):
+        immutable = _IMMUTABLE
+        # Leaves only (the usual inner dict or list): one copy, the check looped in C.
+        if cls is dict and immutable.issuperset(map(type, value.values())):
+            return value.copy()
+        if (cls is list or cls is tuple) and immutable.issuperset(map(type, value)):
+            return list(value)
+        if kind == 1:
             try:
                 items = list(value.items())
             except Exception:
@@ -444,17 +479,19 @@ class _Snapshot:
             out: dict[Any, Any] = {}
             memo[id(value)] = out
             for index, (key, item) in enumerate(items):
-                out[key] = self.copy(item, depth + 1) if index < limit else item
+                if type(item) in immutable or index >= limit:
+                    out[key] = item
+                else:
+                    out[key] = self.copy(item, depth + 1)
             return out
-        if isinstance(value, list | tuple):
-            copied: list[Any] = []
-            memo[id(value)] = copied
-            copied.extend(self.copy(item, depth + 1) for item in value[:limit])
-            copied.extend(value[limit:])
-            return copied
-        if isinstance(value, set):
-            return set(value)  # hashable members: immutable in practice
-        return self.sanitizer.clean(value)
+        copied: list[Any] = []
+        memo[id(value)] = copied
+        for index, item in enumerate(value):
+            if type(item) in immutable or index >= limit:
+                copied.append(item)
+            else:
+                copied.append(self.copy(item, depth + 1))
+        return copied
 
 
 def _snapshot_data(data: Any) -> Any:

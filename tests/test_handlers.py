@@ -295,3 +295,33 @@ def test_a_text_stream_handler_is_not_watched() -> None:
     handler = at.JsonStreamHandler(buffer)
     _file_logger(handler).info("plain")
     assert orjson.loads(buffer.getvalue())["message"] == "plain"
+
+
+def test_data_changed_by_another_thread_while_queued_never_raises(
+    queued: tuple[at.BoundLogger, queue.SimpleQueue[logging.LogRecord]],
+) -> None:
+    """A dict another thread keeps resizing is snapshot safely: every call is queued, none
+    raises into the caller."""
+    import threading
+
+    log, q = queued
+    shared: dict[str, Any] = {"items": [1]}
+    stop = threading.Event()
+
+    def churn() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            shared[f"k{n % 50}"] = [n]
+            shared.pop(f"k{(n + 25) % 50}", None)
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        for _ in range(2000):
+            log.info("churn", data=shared)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    lines = [_line(q.get_nowait()) for _ in range(2000)]
+    assert {line["message"] for line in lines} == {"churn"}
