@@ -1,8 +1,9 @@
 """``configure_logging``: the one call that sets up both views, levels, redaction and queue mode.
 
-Safe to repeat: each call removes the handlers the previous one installed (and only those; a
-foreign handler such as pytest's ``caplog`` stays) and installs the new ones. Explicit arguments win
-over environment variables, which win over the defaults.
+Safe to repeat: each call replaces the handlers the previous one installed (and only those; a
+foreign handler such as pytest's ``caplog`` stays). Everything new is built and checked first: a
+call that fails (a bad argument, a file it cannot open) raises and leaves the previous setup
+working. Explicit arguments win over environment variables, which win over the defaults.
 """
 
 from __future__ import annotations
@@ -168,7 +169,9 @@ def configure_logging(
         levels: Per-logger levels, e.g. ``{"app.db": "DEBUG", "sqlalchemy.engine": "WARNING"}``.
             Env ``AGENT_TRACING_LEVELS`` as ``app.db=DEBUG,sqlalchemy.engine=WARNING``.
         queue_mode: Format and write in a background thread; the caller only enqueues. Env
-            ``AGENT_TRACING_QUEUE``; default off.
+            ``AGENT_TRACING_QUEUE``; default off. Configured from the main thread, it also
+            handles SIGTERM: the queue is written out, then the previous handler runs (or the
+            process ends by SIGTERM, as by default; an ignored SIGTERM stays ignored).
         redact_keys: Keys redacted besides the defaults. Env ``AGENT_TRACING_REDACT_KEYS``
             (comma-separated).
         max_string: Characters kept of one string (env ``AGENT_TRACING_MAX_STRING``; 8192).
@@ -177,6 +180,11 @@ def configure_logging(
 
     Returns:
         The resolved settings.
+
+    Raises:
+        ValueError: An argument or environment variable is invalid.
+        OSError: The JSON file cannot be created or opened. In both cases the message says
+            what failed, and the setup installed before stays in place.
     """
 
     def pick(value: Any, env: Any, default: Any) -> Any:
