@@ -1,8 +1,9 @@
 """``configure_logging``: the one call that sets up both views, levels, redaction and queue mode.
 
-Safe to repeat: each call removes the handlers the previous one installed (and only those; a
-foreign handler such as pytest's ``caplog`` stays) and installs the new ones. Explicit arguments win
-over environment variables, which win over the defaults.
+Safe to repeat: each call replaces the handlers the previous one installed (and only those; a
+foreign handler such as pytest's ``caplog`` stays). Everything new is built and checked first: a
+call that fails (a bad argument, a file it cannot open) raises and leaves the previous setup
+working. Explicit arguments win over environment variables, which win over the defaults.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import logging
 import logging.handlers
 import os
 import queue
+import signal
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, TextIO
 
 from agent_tracing.encoding import Limits, Sanitizer, set_sanitizer
@@ -34,6 +37,8 @@ from agent_tracing.redaction import Redactor
 __all__ = ["LoggingSettings", "configure_logging", "flush_logging", "shutdown_logging"]
 
 _MARK = "_agent_tracing_handler"
+#: The logging module's own lock (``addHandler`` takes it): the handler swap takes it too.
+_logging_lock: Any = getattr(logging, "_lock", None) or threading.RLock()
 
 
 def _env(name: str) -> str | None:
@@ -111,6 +116,8 @@ class _State:
     settings: LoggingSettings | None = None
     lock = threading.RLock()
     atexit_registered = False
+    #: Queue mode's SIGTERM handler and the handler it replaced, while installed.
+    sigterm: tuple[Any, Any] | None = None
 
 
 def _stream(name: str | TextIO) -> TextIO:
@@ -162,7 +169,9 @@ def configure_logging(
         levels: Per-logger levels, e.g. ``{"app.db": "DEBUG", "sqlalchemy.engine": "WARNING"}``.
             Env ``AGENT_TRACING_LEVELS`` as ``app.db=DEBUG,sqlalchemy.engine=WARNING``.
         queue_mode: Format and write in a background thread; the caller only enqueues. Env
-            ``AGENT_TRACING_QUEUE``; default off.
+            ``AGENT_TRACING_QUEUE``; default off. Configured from the main thread, it also
+            handles SIGTERM: the queue is written out, then the previous handler runs (or the
+            process ends by SIGTERM, as by default; an ignored SIGTERM stays ignored).
         redact_keys: Keys redacted besides the defaults. Env ``AGENT_TRACING_REDACT_KEYS``
             (comma-separated).
         max_string: Characters kept of one string (env ``AGENT_TRACING_MAX_STRING``; 8192).
@@ -171,131 +180,221 @@ def configure_logging(
 
     Returns:
         The resolved settings.
+
+    Raises:
+        ValueError: An argument or environment variable is invalid.
+        OSError: The JSON file cannot be created or opened. In both cases the message says
+            what failed, and the setup installed before stays in place.
     """
 
     def pick(value: Any, env: Any, default: Any) -> Any:
         return value if value is not None else (env if env is not None else default)
 
-    env_levels = _env("AGENT_TRACING_LEVELS")
-    env_keys = _env("AGENT_TRACING_REDACT_KEYS")
-    env_bytes = _env("AGENT_TRACING_MAX_BYTES")
-    settings = LoggingSettings(
-        level=_level(pick(level, _env("AGENT_TRACING_LEVEL"), "INFO")),
-        console=pick(console, _env_bool("AGENT_TRACING_CONSOLE"), True),
-        console_level=_level(pick(console_level, _env("AGENT_TRACING_CONSOLE_LEVEL"), "INFO")),
-        console_stream=pick(console_stream, _env("AGENT_TRACING_CONSOLE_STREAM"), "stderr"),
-        color=pick(color, _env_bool("AGENT_TRACING_COLOR"), None),
-        json=pick(json, _env_bool("AGENT_TRACING_JSON"), True),
-        json_level=_level(pick(json_level, _env("AGENT_TRACING_JSON_LEVEL"), "DEBUG")),
-        json_output=pick(json_output, _env("AGENT_TRACING_JSON_OUTPUT"), "stdout"),
-        rotate=pick(rotate, _env("AGENT_TRACING_ROTATE"), None),
-        max_bytes=pick(max_bytes, _parse_size(env_bytes) if env_bytes else None, 10 * 1024**2),
-        backup_count=pick(backup_count, _env_int("AGENT_TRACING_BACKUP_COUNT"), 5),
-        when=pick(when, _env("AGENT_TRACING_WHEN"), "midnight"),
-        levels={
-            name: _level(value)
-            for name, value in (
-                levels if levels is not None else _parse_levels(env_levels or "")
-            ).items()
-        },
-        queue=pick(queue_mode, _env_bool("AGENT_TRACING_QUEUE"), False),
-        redact_keys=tuple(
-            redact_keys
-            if redact_keys is not None
-            else [k.strip() for k in (env_keys or "").split(",") if k.strip()]
-        ),
-        limits=Limits(
-            max_string=pick(max_string, _env_int("AGENT_TRACING_MAX_STRING"), 8192),
-            max_items=pick(max_items, _env_int("AGENT_TRACING_MAX_ITEMS"), 100),
-            max_depth=pick(max_depth, _env_int("AGENT_TRACING_MAX_DEPTH"), 8),
-        ),
-    )
+    try:
+        env_levels = _env("AGENT_TRACING_LEVELS")
+        env_keys = _env("AGENT_TRACING_REDACT_KEYS")
+        env_bytes = _env("AGENT_TRACING_MAX_BYTES")
+        settings = LoggingSettings(
+            level=_level(pick(level, _env("AGENT_TRACING_LEVEL"), "INFO")),
+            console=pick(console, _env_bool("AGENT_TRACING_CONSOLE"), True),
+            console_level=_level(pick(console_level, _env("AGENT_TRACING_CONSOLE_LEVEL"), "INFO")),
+            console_stream=pick(console_stream, _env("AGENT_TRACING_CONSOLE_STREAM"), "stderr"),
+            color=pick(color, _env_bool("AGENT_TRACING_COLOR"), None),
+            json=pick(json, _env_bool("AGENT_TRACING_JSON"), True),
+            json_level=_level(pick(json_level, _env("AGENT_TRACING_JSON_LEVEL"), "DEBUG")),
+            json_output=pick(json_output, _env("AGENT_TRACING_JSON_OUTPUT"), "stdout"),
+            rotate=pick(rotate, _env("AGENT_TRACING_ROTATE"), None),
+            max_bytes=pick(max_bytes, _parse_size(env_bytes) if env_bytes else None, 10 * 1024**2),
+            backup_count=pick(backup_count, _env_int("AGENT_TRACING_BACKUP_COUNT"), 5),
+            when=pick(when, _env("AGENT_TRACING_WHEN"), "midnight"),
+            levels={
+                name: _level(value)
+                for name, value in (
+                    levels if levels is not None else _parse_levels(env_levels or "")
+                ).items()
+            },
+            queue=pick(queue_mode, _env_bool("AGENT_TRACING_QUEUE"), False),
+            redact_keys=tuple(
+                redact_keys
+                if redact_keys is not None
+                else [k.strip() for k in (env_keys or "").split(",") if k.strip()]
+            ),
+            limits=Limits(
+                max_string=pick(max_string, _env_int("AGENT_TRACING_MAX_STRING"), 8192),
+                max_items=pick(max_items, _env_int("AGENT_TRACING_MAX_ITEMS"), 100),
+                max_depth=pick(max_depth, _env_int("AGENT_TRACING_MAX_DEPTH"), 8),
+            ),
+        )
+        _validate(settings)
+        sanitizer = Sanitizer(Redactor(extra_keys=settings.redact_keys), settings.limits)
+        targets = _build_handlers(settings)
+    except Exception as error:
+        # Nothing has been changed yet: the setup in place keeps working.
+        raise _kept_setup_error(error) from error
+    with _State.lock:
+        _install(settings, sanitizer, targets)
+    return settings
+
+
+def _validate(settings: LoggingSettings) -> None:
     if settings.rotate not in (None, "size", "time"):
         raise ValueError(f"rotate must be 'size', 'time' or None, not {settings.rotate!r}")
-    with _State.lock:
-        _uninstall()
-        set_sanitizer(Sanitizer(Redactor(extra_keys=settings.redact_keys), settings.limits))
-        targets = _build_handlers(settings)
-        root = logging.getLogger()
+    when = settings.when
+    if settings.rotate == "time" and (
+        not isinstance(when, str)
+        or when.upper() not in ("S", "M", "H", "D", "MIDNIGHT", *(f"W{d}" for d in range(7)))
+    ):
+        # The stdlib checks this only after it has created the file.
+        raise ValueError(f"when must be S, M, H, D, midnight or W0-W6, not {when!r}")
+    for name in ("max_bytes", "backup_count"):
+        value = getattr(settings, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, not {value!r}")
+    for name in ("max_string", "max_items", "max_depth"):
+        value = getattr(settings.limits, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, not {value!r}")
+    if not isinstance(settings.json_output, str) or not settings.json_output:
+        raise ValueError(
+            f"json_output must be a path, 'stdout' or 'stderr', not {settings.json_output!r}"
+        )
+    stream = settings.console_stream
+    if isinstance(stream, str) and stream not in ("stdout", "stderr"):
+        raise ValueError(f"console_stream must be 'stdout', 'stderr' or a stream, not {stream!r}")
+
+
+def _kept_setup_error(error: Exception) -> Exception:
+    """The same kind of error, saying that the previous setup is still the one in place."""
+    message = f"configure_logging failed: {error}; the previous logging setup stays in place"
+    if isinstance(error, OSError):
+        return type(error)(error.errno, message)
+    try:
+        return type(error)(message)
+    except Exception:  # an exception type that takes other arguments
+        return ValueError(message)
+
+
+def _install(
+    settings: LoggingSettings, sanitizer: Sanitizer, targets: list[logging.Handler]
+) -> None:
+    """Swap the handlers built for ``settings`` in for the ones installed before (under the lock).
+
+    The new handlers are on the root logger before the old ones leave it, so a record logged
+    meanwhile by another thread is written (at worst by both) rather than left to the stdlib's
+    last-resort handler, which writes it unredacted.
+    """
+    root = logging.getLogger()
+    listener: logging.handlers.QueueListener | None = None
+    front: ContextQueueHandler | None = None
+    if settings.queue:
+        q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        front = ContextQueueHandler(q)
+        listener = logging.handlers.QueueListener(q, *targets, respect_handler_level=True)
+        listener.start()
+        installed: list[logging.Handler] = [front]
+    else:
+        installed = list(targets)
+    for handler in installed:
+        setattr(handler, _MARK, True)
+    _uninstall_sigterm()
+    set_sanitizer(sanitizer)
+    if _State.root_level is None:
         _State.root_level = root.level
-        root.setLevel(settings.level)
-        for name, number in settings.levels.items():
-            logging.getLogger(name).setLevel(number)
-        _State.leveled = list(settings.levels)
-        if settings.queue:
-            q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-            front = ContextQueueHandler(q)
-            listener = logging.handlers.QueueListener(q, *targets, respect_handler_level=True)
-            listener.start()
-            _State.listener = listener
-            _State.queue_handler = front
-            installed: list[logging.Handler] = [front]
-        else:
-            installed = list(targets)
-        for handler in installed:
-            setattr(handler, _MARK, True)
-            root.addHandler(handler)
-        _State.handlers = installed
-        _State.targets = targets
-        _State.settings = settings
-        if not _State.atexit_registered:
-            atexit.register(shutdown_logging)
-            _State.atexit_registered = True
-    return settings
+    root.setLevel(settings.level)
+    for name in _State.leveled:
+        if name not in settings.levels:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    for name, number in settings.levels.items():
+        logging.getLogger(name).setLevel(number)
+    old_listener, old_targets = _State.listener, _State.targets
+    with _logging_lock:
+        # One assignment: a thread iterating the handlers sees the old list or the new one.
+        root.handlers = [
+            *(h for h in root.handlers if not getattr(h, _MARK, False)),
+            *installed,
+        ]
+    _State.listener, _State.queue_handler = listener, front
+    _State.handlers, _State.targets = installed, targets
+    _State.leveled = list(settings.levels)
+    _State.settings = settings
+    _close(old_listener, old_targets)
+    if listener is not None:
+        _install_sigterm()
+    if not _State.atexit_registered:
+        atexit.register(shutdown_logging)
+        _State.atexit_registered = True
 
 
 def _build_handlers(settings: LoggingSettings) -> list[logging.Handler]:
     handlers: list[logging.Handler] = []
-    if settings.console:
-        stream = _stream(settings.console_stream)
-        console = ConsoleStreamHandler(stream)
-        console.setFormatter(
-            ConsoleFormatter(
-                stream=stream,
-                no_color=settings.color is False,
-                force_color=settings.color is True,
+    try:
+        if settings.console:
+            stream = _stream(settings.console_stream)
+            console = ConsoleStreamHandler(stream)
+            console.setFormatter(
+                ConsoleFormatter(
+                    stream=stream,
+                    no_color=settings.color is False,
+                    force_color=settings.color is True,
+                )
             )
-        )
-        console.addFilter(ContextFilter())
-        console.setLevel(settings.console_level)
-        handlers.append(console)
-    if settings.json:
-        output = settings.json_output
-        handler: logging.Handler
-        if output in ("stdout", "stderr"):
-            handler = JsonStreamHandler(_stream(output))
-        else:
-            directory = os.path.dirname(os.path.abspath(output))
-            os.makedirs(directory, exist_ok=True)
-            if settings.rotate == "size":
-                handler = RotatingJsonFileHandler(
-                    output, max_bytes=settings.max_bytes, backup_count=settings.backup_count
-                )
-            elif settings.rotate == "time":
-                handler = TimedRotatingJsonFileHandler(
-                    output, when=settings.when, backup_count=settings.backup_count
-                )
-            else:
-                handler = JsonFileHandler(output)
-        handler.setLevel(settings.json_level)
-        handlers.append(handler)
+            console.addFilter(ContextFilter())
+            console.setLevel(settings.console_level)
+            handlers.append(console)
+        if settings.json:
+            handler = _json_handler(settings)
+            handler.setLevel(settings.json_level)
+            handlers.append(handler)
+    except BaseException:
+        for built in handlers:
+            _close_handler(built)
+        raise
     return handlers
+
+
+def _json_handler(settings: LoggingSettings) -> logging.Handler:
+    output = settings.json_output
+    if output in ("stdout", "stderr"):
+        return JsonStreamHandler(_stream(output))
+    directory = os.path.dirname(os.path.abspath(output))
+    os.makedirs(directory, exist_ok=True)
+    if settings.rotate == "size":
+        return RotatingJsonFileHandler(
+            output, max_bytes=settings.max_bytes, backup_count=settings.backup_count
+        )
+    if settings.rotate == "time":
+        return TimedRotatingJsonFileHandler(
+            output, when=settings.when, backup_count=settings.backup_count
+        )
+    return JsonFileHandler(output)
+
+
+def _close_handler(handler: logging.Handler) -> None:
+    try:
+        handler.flush()
+        handler.close()
+    except Exception:  # pragma: no cover - closing a broken stream
+        pass
+
+
+def _close(listener: logging.handlers.QueueListener | None, targets: list[logging.Handler]) -> None:
+    """Stop a listener (it drains what was accepted) and close the handlers behind it."""
+    if listener is not None and getattr(listener, "_thread", None) is not None:
+        listener.stop()
+    for handler in targets:
+        _close_handler(handler)
 
 
 def _uninstall() -> None:
     root = logging.getLogger()
-    listener, _State.listener = _State.listener, None
     for handler in list(root.handlers):
         if getattr(handler, _MARK, False):
             root.removeHandler(handler)
-    if listener is not None:
-        listener.stop()  # drains what was accepted before closing the targets
-    for handler in _State.targets:
-        try:
-            handler.flush()
-            handler.close()
-        except Exception:  # pragma: no cover - closing a broken stream
-            pass
+    # The listener stays known, and the SIGTERM handler in place, until the queue is drained: a
+    # SIGTERM meanwhile (a process slow to exit) drains it too before the process ends.
+    _close(_State.listener, _State.targets)
+    _State.listener = None
+    _uninstall_sigterm()
     for name in _State.leveled:
         logging.getLogger(name).setLevel(logging.NOTSET)
     if _State.root_level is not None:
@@ -325,6 +424,88 @@ def shutdown_logging() -> None:
     with _State.lock:
         _uninstall()
         _State.settings = None
+
+
+# -- SIGTERM in queue mode -------------------------------------------------------------------
+# A process ended by SIGTERM's default action runs no atexit hook: the records still queued for
+# the listener thread would be lost. Queue mode therefore handles SIGTERM itself: it drains the
+# queue, then does what was there before (calls the previous Python handler, or restores the
+# default action and raises the signal again, so the process still ends by SIGTERM).
+
+#: How long the handler waits for the listener to write what is queued; a listener stuck on a
+#: lock the interrupted main thread holds must not keep the process from ending.
+_DRAIN_TIMEOUT = 10.0
+
+
+def _drain(timeout: float) -> None:
+    """Write what is queued and flush the handlers, waiting at most ``timeout`` per step."""
+    lock = _State.lock
+    if not lock.acquire(timeout=timeout):
+        return
+    try:
+        listener = _State.listener
+        thread = getattr(listener, "_thread", None)
+        if listener is not None and thread is not None:
+            # ``QueueListener.stop`` without the unbounded join, then a fresh thread, as
+            # ``flush_logging`` does, for a process that lives on after its handler.
+            listener.enqueue_sentinel()
+            thread.join(timeout)
+            if not thread.is_alive():
+                listener._thread = None
+                listener.start()
+        for handler in _State.targets:
+            try:
+                handler.flush()
+            except Exception:  # pragma: no cover - a broken stream
+                pass
+    finally:
+        lock.release()
+
+
+def _sigterm_handler(previous: Any) -> Callable[[int, FrameType | None], None]:
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        try:
+            _drain(_DRAIN_TIMEOUT)
+        except Exception:  # pragma: no cover - logging never stands in the way of the exit
+            pass
+        if callable(previous):
+            previous(signum, frame)
+            return
+        # The default action: end the process by this signal, as it would have without us.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    return on_sigterm
+
+
+def _install_sigterm() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set a handler
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+        # Ignored stays ignored; a handler set outside Python (None) cannot be chained to.
+        if previous is None or previous == signal.SIG_IGN:
+            return
+        handler = _sigterm_handler(previous)
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # pragma: no cover - signals unavailable here
+        return
+    _State.sigterm = (handler, previous)
+
+
+def _uninstall_sigterm() -> None:
+    installed = _State.sigterm
+    if installed is None or threading.current_thread() is not threading.main_thread():
+        # From another thread ours stays: it drains (a no-op once nothing is installed) and
+        # then does what the previous handler did.
+        return
+    _State.sigterm = None
+    handler, previous = installed
+    try:
+        if signal.getsignal(signal.SIGTERM) is handler:  # not replaced since by someone else
+            signal.signal(signal.SIGTERM, previous)
+    except (ValueError, OSError):  # pragma: no cover
+        pass
 
 
 def _after_fork_in_child() -> None:

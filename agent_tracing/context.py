@@ -50,6 +50,8 @@ _EMPTY: Mapping[str, Any] = {}
 _CONTEXT: ContextVar[Mapping[str, Any]] = ContextVar("agent_tracing_context", default=_EMPTY)
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: One ``bind`` object's open entries in a context: (its context token, its stack token).
+_Entries = tuple[tuple[Token[Mapping[str, Any]], Token[Any]], ...]
 
 
 def new_correlation_id() -> str:
@@ -136,18 +138,30 @@ class bind:
 
     Works as a context manager (``with bind(user_id="u1"):``), an async context manager and a
     decorator of sync and async functions (each call binds afresh, so concurrent calls never share
-    a token). Schema fields (:data:`CONTEXT_FIELDS`) appear at the top level of every line logged
-    inside; any other key is added to each line's ``data``. ``None`` unbinds a key.
+    a token). One object may be entered by several threads or tasks at once, or again inside its
+    own block: each entry keeps its own token and leaving it undoes that entry only. Schema fields
+    (:data:`CONTEXT_FIELDS`) appear at the top level of every line logged inside; any other key is
+    added to each line's ``data``. ``None`` unbinds a key.
     """
 
-    __slots__ = ("_fields", "_tokens")
+    __slots__ = ("_entries", "_fields")
 
     def __init__(self, **fields: Any) -> None:
         self._fields = fields
-        self._tokens: list[Token[Mapping[str, Any]]] = []
+        # The entries of this object open in the current context, innermost last: each one's
+        # token of the bound context and the token that pops it from this stack. Held in a
+        # context variable of its own (made on the first ``with``), so that threads and tasks
+        # entering one object at the same time each see and unwind only their own entries.
+        self._entries: ContextVar[_Entries] | None = None
 
     def __enter__(self) -> dict[str, Any]:
-        self._tokens.append(bind_contextvars(**self._fields))
+        entries = self._entries
+        if entries is None:
+            entries = self._entries = ContextVar("agent_tracing_bind", default=())
+        token = bind_contextvars(**self._fields)
+        stack = entries.get()
+        # The stack is a new tuple each time (a copied context shares the old one unchanged).
+        entries.set((*stack, (token, entries.set(stack))))
         return current_context()
 
     def __exit__(
@@ -156,7 +170,21 @@ class bind:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _CONTEXT.reset(self._tokens.pop())
+        entries = self._entries
+        if entries is None:
+            return
+        stack = entries.get()
+        if not stack:
+            return  # an exit without an entry in this context (a task copied the context)
+        token, popped = stack[-1]
+        try:
+            # Resetting to the value before this entry also removes the variable from the
+            # context after the outermost entry, so a long-lived thread does not collect one
+            # variable per ``bind`` object it ever entered.
+            entries.reset(popped)
+            _CONTEXT.reset(token)
+        except ValueError:  # pragma: no cover - entered in another context: nothing of ours
+            pass
 
     async def __aenter__(self) -> dict[str, Any]:
         return self.__enter__()

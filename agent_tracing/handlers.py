@@ -9,18 +9,30 @@ several processes never tear into each other.
 from __future__ import annotations
 
 import copy
+import datetime as _dt
+import enum
 import fcntl
 import logging
 import logging.handlers
 import os
 import sys
+import time
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from agent_tracing.context import _raw_context
-from agent_tracing.encoding import safe_repr
+from agent_tracing.context import EXTRA_KEY, _raw_context
+from agent_tracing.encoding import Sanitizer, get_sanitizer, safe_repr
 from agent_tracing.formatters import JsonFormatter
 from agent_tracing.logger import _Record
-from agent_tracing.records import ATTR_CONTEXT, ATTR_EXCEPTION, exception_fields
+from agent_tracing.records import (
+    ATTR_CONTEXT,
+    ATTR_DATA,
+    ATTR_EXCEPTION,
+    ATTR_FIELDS,
+    exception_fields,
+)
 
 __all__ = [
     "ConsoleStreamHandler",
@@ -74,6 +86,9 @@ class _ReportOnce:
             pass
 
 
+_monotonic = time.monotonic
+
+
 def _line(handler: logging.Handler, record: logging.LogRecord) -> bytes:
     formatter = handler.formatter
     if isinstance(formatter, JsonFormatter):
@@ -95,18 +110,81 @@ class ConsoleStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[
 
 
 class _BinaryFileMixin:
-    """Open the file unbuffered in binary append mode; one ``write`` per line."""
+    """Open the file unbuffered in binary append mode; one ``write`` per line.
+
+    The path is watched as the stdlib's ``WatchedFileHandler`` does: the file at the path is
+    compared (device and inode) with the open one, and reopened when an outside rotator
+    (logrotate without ``copytruncate``) moved or deleted it, so later lines go to the new file.
+    The stdlib looks before every line; a ``stat`` costs an eighth of a line, so it is done at
+    most every :attr:`watch_interval` seconds (a line written in between goes to the moved file,
+    which still holds it). A write that fails part-way (a full disk) leaves a torn line: the next
+    line written starts with a newline of its own, so it is never glued onto the torn one.
+    """
 
     baseFilename: str
     stream: Any
     encoding: str | None
     mode: str
+    lock: Any
+    #: Seconds between two looks at the path (0: before every line, as the stdlib's).
+    watch_interval: float = 0.01
+    #: (st_dev, st_ino) of the file opened last; ``None`` before it is open.
+    _opened: tuple[int, int] | None = None
+    #: ``time.monotonic()`` from which the path is looked at again.
+    _next_watch = 0.0
+    #: A write failed part-way: the file may end in a torn line.
+    _torn = False
+    #: The stream replaced by a reopen, closed at the next reopen or at ``close``: another
+    #: thread may still be writing its line to it (files appended whole take no lock).
+    _retired: Any = None
 
     def _open(self) -> Any:
-        return open(self.baseFilename, "ab", buffering=0)
+        stream = open(self.baseFilename, "ab", buffering=0)  # noqa: SIM115
+        try:
+            status = os.fstat(stream.fileno())
+            self._opened = (status.st_dev, status.st_ino)
+        except OSError:  # pragma: no cover - fstat of a file just opened
+            self._opened = None
+        return stream
 
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
         return False
+
+    def _reopen_if_moved(self) -> None:
+        self._next_watch = _monotonic() + self.watch_interval
+        try:
+            status = os.stat(self.baseFilename)
+        except FileNotFoundError:
+            pass
+        except OSError:  # the path cannot be looked at now: keep writing to the open file
+            return
+        else:
+            if (status.st_dev, status.st_ino) == self._opened:
+                return
+        with self.lock:
+            stream = self.stream
+            if stream is None:
+                return
+            retired, self._retired = self._retired, stream
+            self.stream = None
+            self._torn = False  # a torn line, if any, stays in the old file
+            if retired is not None:
+                retired.close()
+
+    def _after_torn(self, line: bytes) -> bytes:
+        """Start ``line`` with a newline unless the file already ends with one."""
+        self._torn = False
+        try:
+            with open(self.baseFilename, "rb") as current:
+                end = current.seek(0, os.SEEK_END)
+                if end == 0:
+                    return line
+                current.seek(end - 1)
+                if current.read(1) == b"\n":
+                    return line
+        except OSError:
+            pass
+        return b"\n" + line
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -115,19 +193,36 @@ class _BinaryFileMixin:
                 line = formatter.format_bytes(record)
             else:
                 line = _line(self, record)  # type: ignore[arg-type]
+            if self.stream is not None and _monotonic() >= self._next_watch:
+                self._reopen_if_moved()
             if self._rolls(record, line):
                 self.doRollover()  # type: ignore[attr-defined]
-            if self.stream is None:
-                self.stream = self._open()
-            written = self.stream.write(line)
-            if written is not None and written < len(line):  # a short write: finish the line
-                view = memoryview(line)[written:]
-                while view:
-                    view = view[self.stream.write(view) :]
+            stream = self.stream
+            if stream is None:
+                stream = self.stream = self._open()
+            if self._torn:
+                line = self._after_torn(line)
+            try:
+                written = stream.write(line)
+                if written is not None and written < len(line):  # a short write: finish it
+                    view = memoryview(line)[written:]
+                    while view:
+                        view = view[stream.write(view) :]
+            except Exception:
+                self._torn = True
+                raise
         except RecursionError:  # pragma: no cover - as the stdlib does
             raise
         except Exception:
             self.handleError(record)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        retired, self._retired = self._retired, None
+        try:
+            if retired is not None:
+                retired.close()
+        finally:
+            super().close()  # type: ignore[misc]
 
 
 class JsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.FileHandler):
@@ -260,6 +355,31 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
                     f"{safe_repr(record.msg)} (unformattable with args {safe_repr(record.args)})"
                 )
         prepared.args = None
+        attrs = prepared.__dict__
+        # The caller may change what it passed once the call returns (a dict it reuses, a list it
+        # appends to): the line written later by the listener must show the values of the call.
+        data = attrs.get(ATTR_DATA)
+        if data is not None:
+            try:
+                if type(data) is dict:
+                    # The common case inline: a dict of plain values is copied shallow.
+                    immutable = _IMMUTABLE
+                    for item in data.values():
+                        if type(item) not in immutable:  # type() is cheaper than __class__
+                            attrs[ATTR_DATA] = _snapshot_data(data)
+                            break
+                    else:
+                        attrs[ATTR_DATA] = data.copy()
+                elif type(data) not in _IMMUTABLE:
+                    attrs[ATTR_DATA] = _snapshot_data(data)
+            except Exception:  # changed by another thread meanwhile
+                attrs[ATTR_DATA] = _snapshot_data(data)
+        fields = attrs.get(ATTR_FIELDS)
+        if fields:
+            attrs[ATTR_FIELDS] = _snapshot_data(fields)
+        ctx = attrs.get(ATTR_CONTEXT)
+        if ctx and ctx is not _safe_context:
+            attrs[ATTR_CONTEXT] = _snapshot_context(ctx)
         if record.exc_info or record.exc_text:
             prepared.__dict__[ATTR_EXCEPTION] = exception_fields(record.exc_info, record.exc_text)
             prepared.exc_text = prepared.__dict__[ATTR_EXCEPTION]["traceback"]
@@ -270,3 +390,162 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
 
 _new_object = object.__new__
 _PLAIN_RECORDS = frozenset((logging.LogRecord, _Record))
+
+#: Value types whose instances cannot change: a queued record may keep them by reference.
+_IMMUTABLE = frozenset(
+    (
+        str,
+        int,
+        float,
+        bool,
+        type(None),
+        bytes,
+        complex,
+        Decimal,
+        uuid.UUID,
+        _dt.datetime,
+        _dt.date,
+        _dt.time,
+        _dt.timedelta,
+        frozenset,
+    )
+)
+
+
+def _type_name(value: object) -> str:
+    try:
+        return type(value).__qualname__
+    except Exception:  # pragma: no cover - a type whose name raises
+        return "object"
+
+
+class _Snapshot:
+    """Copy what a line will show of a value, as it is now.
+
+    Containers are copied, immutable values kept, so the formatter later writes exactly the line
+    it would have written at the call (same truncation marks, cycles and depth markers); any other
+    object (a dataclass, a model) is turned into its JSON-safe cleaned form now. Only what the
+    line can show is walked: past ``max_items`` the rest is kept shallow (it is only counted),
+    past ``max_depth`` the formatter's marker is written in its place.
+    """
+
+    __slots__ = ("max_depth", "max_items", "memo", "sanitizer")
+
+    def __init__(self, sanitizer: Sanitizer) -> None:
+        self.sanitizer = sanitizer
+        self.max_items = sanitizer.limits.max_items
+        self.max_depth = sanitizer.limits.max_depth
+        # Copies by the original's id: a cycle or a shared value stays one in the copy.
+        self.memo: dict[int, Any] = {}
+
+    def copy(self, value: Any, depth: int) -> Any:
+        cls = type(value)
+        if cls in _IMMUTABLE:
+            return value
+        if cls is dict:  # exact types first: an ABC ``isinstance`` costs more than the copy
+            kind = 1
+        elif cls is list or cls is tuple:
+            kind = 2
+        elif isinstance(value, str | int | float | bytes | enum.Enum):
+            return value
+        elif isinstance(value, Mapping):
+            kind = 1
+        elif isinstance(value, list | tuple):
+            kind = 2
+        elif isinstance(value, set):
+            return set(value)  # hashable members: immutable in practice
+        else:
+            kind = 0
+        if depth >= self.max_depth:
+            return f"<max depth: {_type_name(value)}>"
+        if kind == 0:
+            return self.sanitizer.clean(value)
+        memo = self.memo
+        done = memo.get(id(value))
+        if done is not None:
+            return done
+        limit = self.max_items
+        immutable = _IMMUTABLE
+        # Leaves only (the usual inner dict or list): one copy, the check looped in C.
+        if cls is dict and immutable.issuperset(map(type, value.values())):
+            return value.copy()
+        if (cls is list or cls is tuple) and immutable.issuperset(map(type, value)):
+            return list(value)
+        if kind == 1:
+            try:
+                items = list(value.items())
+            except Exception:
+                return f"<unreadable {_type_name(value)}>"
+            out: dict[Any, Any] = {}
+            memo[id(value)] = out
+            for index, (key, item) in enumerate(items):
+                if type(item) in immutable or index >= limit:
+                    out[key] = item
+                else:
+                    out[key] = self.copy(item, depth + 1)
+            return out
+        copied: list[Any] = []
+        memo[id(value)] = copied
+        for index, item in enumerate(value):
+            if type(item) in immutable or index >= limit:
+                copied.append(item)
+            else:
+                copied.append(self.copy(item, depth + 1))
+        return copied
+
+
+def _snapshot_data(data: Any) -> Any:
+    """The value of ``data`` (or per-call fields) as it is now; a shallow copy when every value
+    is immutable (the common case), else a copy of what the line will show."""
+    try:
+        if data.__class__ is dict:
+            for item in data.values():
+                if item.__class__ not in _IMMUTABLE:
+                    break
+            else:
+                return data.copy()
+        return _Snapshot(get_sanitizer()).copy(data, 0)
+    except Exception:  # changed while being copied: the cleaned form never raises
+        sanitizer = get_sanitizer()
+        if isinstance(data, Mapping):
+            return sanitizer.clean_mapping(data)
+        return sanitizer.clean(data)
+
+
+#: The last bound context found to hold immutable values only (it is never changed in place,
+#: so the same mapping can be kept by reference).
+_safe_context: Mapping[str, Any] | None = None
+
+
+def _snapshot_context(ctx: Mapping[str, Any]) -> Mapping[str, Any]:
+    global _safe_context
+    if ctx is _safe_context:
+        return ctx
+    try:
+        safe = True
+        for key, value in ctx.items():
+            if value.__class__ in _IMMUTABLE:
+                continue
+            if (
+                key == EXTRA_KEY
+                and value.__class__ is dict
+                and all(item.__class__ in _IMMUTABLE for item in value.values())
+            ):
+                continue
+            safe = False
+            break
+        if safe:
+            _safe_context = ctx
+            return ctx
+        snapshot = _Snapshot(get_sanitizer())
+        # The bound keys outside the schema are added to ``data``: copy them as data's items.
+        return {
+            key: (
+                {name: snapshot.copy(item, 1) for name, item in value.items()}
+                if key == EXTRA_KEY and isinstance(value, Mapping)
+                else snapshot.copy(value, 0)
+            )
+            for key, value in ctx.items()
+        }
+    except Exception:  # pragma: no cover - a context changed in place by its owner
+        return ctx

@@ -143,3 +143,120 @@ def test_replace_contextvars_drops_what_was_bound() -> None:
         assert at.current_context() == {"correlation_id": "new"}
         at.reset_contextvars(token)
         assert at.current_context() == {"user_id": "old", "request_path": "/a"}
+
+
+def test_one_bind_object_entered_from_two_threads_at_once() -> None:
+    """Two threads inside the same ``bind`` object leave it in any order without an error, and
+    neither thread keeps the binding after its block."""
+    shared = at.bind(user_id="shared")
+    a_in, b_in, a_left = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    after: dict[str, dict[str, object]] = {}
+
+    def first() -> None:  # enters first and leaves first
+        try:
+            with shared:
+                a_in.set()
+                b_in.wait(timeout=5)
+            after["first"] = at.current_context()
+        except BaseException as error:  # pragma: no cover - what the test looks for
+            errors.append(error)
+        finally:
+            a_left.set()
+
+    def second() -> None:
+        try:
+            a_in.wait(timeout=5)
+            with shared:
+                b_in.set()
+                a_left.wait(timeout=5)
+            after["second"] = at.current_context()
+        except BaseException as error:  # pragma: no cover - what the test looks for
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=contextvars.copy_context().run, args=(first,)),
+        threading.Thread(target=contextvars.copy_context().run, args=(second,)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert errors == []
+    assert after == {"first": {}, "second": {}}
+
+
+def test_one_bind_object_entered_from_concurrent_asyncio_tasks() -> None:
+    """``async with`` on one shared ``bind`` from gathered tasks never raises and never leaks."""
+    shared = at.bind(strategy_id="s1")
+
+    async def task(delay: float) -> tuple[object, dict[str, object]]:
+        async with shared:
+            await asyncio.sleep(delay)
+            seen = at.get_context_value("strategy_id")
+        return seen, at.current_context()
+
+    async def main() -> list[tuple[object, dict[str, object]]]:
+        return await asyncio.gather(task(0.02), task(0.0), task(0.01))
+
+    assert asyncio.run(main()) == [("s1", {})] * 3
+    assert at.current_context() == {}
+
+
+def test_nested_reentry_of_one_bind_object() -> None:
+    """The same ``bind`` object entered twice in one thread unwinds one level per exit."""
+    shared = at.bind(component="c")
+    with shared:
+        with at.bind(component="middle"), shared:
+            assert at.get_context_value("component") == "c"
+        assert at.get_context_value("component") == "c"
+    assert at.current_context() == {}
+
+
+def test_bind_decorators_run_concurrently_in_threads_and_tasks() -> None:
+    """A sync and an async function decorated by one ``bind`` run concurrently, each call
+    seeing its binding and leaving nothing behind."""
+    binder = at.bind(backtest_id="b7")
+    barrier = threading.Barrier(4)
+
+    @binder
+    def sync_work() -> object:
+        barrier.wait(timeout=5)
+        return at.get_context_value("backtest_id")
+
+    @binder
+    async def async_work(delay: float) -> object:
+        await asyncio.sleep(delay)
+        return at.get_context_value("backtest_id")
+
+    results: list[object] = []
+    threads = [threading.Thread(target=lambda: results.append(sync_work())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    async def main() -> list[object]:
+        return await asyncio.gather(async_work(0.01), async_work(0.0))
+
+    assert results + asyncio.run(main()) == ["b7"] * 6
+    assert at.current_context() == {}
+
+
+def test_many_bind_objects_leave_no_variables_behind() -> None:
+    """A thread entering a thousand ``bind`` objects in turn keeps a context of constant size."""
+    before = len(contextvars.copy_context())
+    for i in range(1000):
+        with at.bind(user_id=f"u{i}"), at.bind(component="loop"):
+            pass
+    assert before == len(contextvars.copy_context())
+
+
+def test_an_unmatched_exit_never_raises() -> None:
+    """Leaving a ``bind`` object that was not entered here is a no-op, not an error."""
+    shared = at.bind(user_id="u1")
+    shared.__exit__(None, None, None)
+    with shared:
+        contextvars.copy_context().run(shared.__exit__, None, None, None)
+        assert at.get_context_value("user_id") == "u1"
+    assert at.current_context() == {}
