@@ -116,9 +116,11 @@ class _BinaryFileMixin:
     compared (device and inode) with the open one, and reopened when an outside rotator
     (logrotate without ``copytruncate``) moved or deleted it, so later lines go to the new file.
     The stdlib looks before every line; a ``stat`` costs an eighth of a line, so it is done at
-    most every :attr:`watch_interval` seconds (a line written in between goes to the moved file,
-    which still holds it). A write that fails part-way (a full disk) leaves a torn line: the next
-    line written starts with a newline of its own, so it is never glued onto the torn one.
+    most every :attr:`watch_interval` seconds. A line written in between goes to the moved file,
+    which still holds it; when the file was deleted instead, the lines this handler wrote since
+    its last look are written again to the new file, so none is lost. A write that fails
+    part-way (a full disk) leaves a torn line: the next line written starts with a newline of its
+    own, so it is never glued onto the torn one.
     """
 
     baseFilename: str
@@ -137,14 +139,22 @@ class _BinaryFileMixin:
     #: The stream replaced by a reopen, closed at the next reopen or at ``close``: another
     #: thread may still be writing its line to it (files appended whole take no lock).
     _retired: Any = None
+    #: The lines written since the last look at the path (what a deleted file took with it).
+    _since_watch: list[bytes]
+    #: Lines of a deleted file, to be written first to the next file opened.
+    _carry: list[bytes] | None = None
 
     def _open(self) -> Any:
+        self._since_watch = []
         stream = open(self.baseFilename, "ab", buffering=0)  # noqa: SIM115
         try:
             status = os.fstat(stream.fileno())
             self._opened = (status.st_dev, status.st_ino)
         except OSError:  # pragma: no cover - fstat of a file just opened
             self._opened = None
+        carry, self._carry = self._carry, None
+        if carry:  # what a deleted file took with it, in the order it was written
+            stream.write(b"".join(carry))
         return stream
 
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
@@ -152,6 +162,7 @@ class _BinaryFileMixin:
 
     def _reopen_if_moved(self) -> None:
         self._next_watch = _monotonic() + self.watch_interval
+        recent, self._since_watch = self._since_watch, []
         try:
             status = os.stat(self.baseFilename)
         except FileNotFoundError:
@@ -168,6 +179,12 @@ class _BinaryFileMixin:
             retired, self._retired = self._retired, stream
             self.stream = None
             self._torn = False  # a torn line, if any, stays in the old file
+            try:
+                deleted = os.fstat(stream.fileno()).st_nlink == 0
+            except (OSError, ValueError):
+                deleted = False
+            if deleted and recent:
+                self._carry = [*(self._carry or ()), *recent]
             if retired is not None:
                 retired.close()
 
@@ -211,6 +228,7 @@ class _BinaryFileMixin:
             except Exception:
                 self._torn = True
                 raise
+            self._since_watch.append(line)
         except RecursionError:  # pragma: no cover - as the stdlib does
             raise
         except Exception:

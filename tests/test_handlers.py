@@ -256,13 +256,51 @@ def test_a_file_moved_or_deleted_outside_is_reopened(
     log.info("after 1")
     log.info("after 2")
     handler.close()
+    # A deleted file takes with it the lines written since the handler last looked at the path
+    # ("before" here): those are written again to the new file, never lost.
+    again = ["before"] if outside == "delete" else []
     assert [orjson.loads(row)["message"] for row in out.read_bytes().splitlines()] == [
+        *again,
         "after 1",
         "after 2",
     ]
     if outside == "move":
         moved = (tmp_path / "app.jsonl.1").read_bytes().splitlines()
         assert [orjson.loads(row)["message"] for row in moved] == ["before"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: JsonFileHandler(str(p)),
+        lambda p: RotatingJsonFileHandler(str(p), max_bytes=10_000_000),
+        lambda p: TimedRotatingJsonFileHandler(str(p)),
+    ],
+)
+def test_lines_written_to_a_deleted_file_before_it_was_noticed_are_written_again(
+    tmp_path: Path, make: Any
+) -> None:
+    """Lines written after an outside delete but before the handler looked at the path are not
+    lost: they are written to the new file, in order, ahead of the next line."""
+    out = tmp_path / "app.jsonl"
+    handler = make(out)
+    handler.watch_interval = 3600.0  # the look happens only when the test asks for it
+    log = _file_logger(handler)
+    log.info("before")
+    handler._next_watch = 0.0
+    log.info("seen")  # the handler looks at the path (same file), then writes
+    out.unlink()
+    log.info("unseen 1")  # written to the deleted file
+    log.info("unseen 2")
+    handler._next_watch = 0.0
+    log.info("after")
+    handler.close()
+    assert [orjson.loads(row)["message"] for row in out.read_bytes().splitlines()] == [
+        "seen",  # written after the look, so in the window too
+        "unseen 1",
+        "unseen 2",
+        "after",
+    ]
 
 
 def test_a_path_that_cannot_be_reopened_is_reported_once_then_recovers(
@@ -284,7 +322,11 @@ def test_a_path_that_cannot_be_reopened_is_reported_once_then_recovers(
     folder.mkdir()
     log.info("back")
     handler.close()
-    assert [orjson.loads(row)["message"] for row in out.read_bytes().splitlines()] == ["back"]
+    # "before" was written to the deleted file after the last look at the path: written again.
+    assert [orjson.loads(row)["message"] for row in out.read_bytes().splitlines()] == [
+        "before",
+        "back",
+    ]
     assert handler.write_failures == 2
     assert capsys.readouterr().err.count("could not write a log record") == 1
 
