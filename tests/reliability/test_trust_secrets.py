@@ -262,3 +262,36 @@ def test_the_slack_webhook_keeps_its_host() -> None:
     out = Redactor().redact_text(text)
     assert re.search(r"T0AB12CD3|abcdefghijklmnop", out) is None
     assert out.startswith("posting to https://hooks.slack.com/workflows/")
+
+
+def test_every_text_key_spelling_holds_a_key_word() -> None:
+    """Each key looked for in text holds a pre-check word in every spelling, so none is skipped."""
+    from agent_tracing.redaction import _KEY_WORDS, _TEXT_KEYS
+
+    spellings = [
+        spelling
+        for key in _TEXT_KEYS
+        for spelling in (key, key.replace("_", "-"), key.replace("_", ""), key.replace("_", "%5f"))
+    ]
+    assert [s for s in spellings if not any(word in s for word in _KEY_WORDS)] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("X-Api-Key: k3yV4lue99 sent", "k3yV4lue99"),
+        ("login with PASSWORD='p4ss\\'word' now", "word"),
+        ("url=https://u:p%40ss@h/x?access_token=zz11", "p%40ss"),
+        ("url=https://u:p%40ss@h/x?access_token=zz11", "zz11"),
+        ("see https://user:pa/ss@w@db.example.com/x", "ss@w"),
+        ("cookie=abc; other=1", "other=1"),
+        ("export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI", "wJalr"),
+        ('{"client_secret": "cs-1\\"2"}', "2"),
+        ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+        ("github_pat_11ABCDEFG0aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa in a sentence", "11ABCDEFG0"),
+        ("SESSIONID=xyz123", "xyz123"),
+    ],
+)
+def test_nearby_hostile_forms(text: str, secret: str) -> None:
+    """Variants around the fixed forms leak none of their secret parts."""
+    assert secret not in Redactor().redact_text(text)
