@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from agent_tracing.redaction import Redactor
+from agent_tracing.redaction import _MIN_TOKEN_TEXT, Redactor
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -135,9 +135,11 @@ class Sanitizer:
         self._texts: dict[str, str] = {}
         self._keys: dict[str, str | None] = {}
         self._cache_limit = min(_CACHED_TEXT, limits.max_string)
-        # Strings shorter than this need no cut: the redactor alone decides whether they need a
-        # scan (``Redactor.needs_scan``), so the fast path and the full path always agree.
-        self._short_text = self._cache_limit + 1
+        # The fast path asks the redactor (``Redactor.skips_scan``, the one decision, so the fast
+        # and full paths always agree) about strings shorter than this, which need no cut; it
+        # leaves them out of the cache (short ids would crowd it). Longer strings go through
+        # ``text`` and its cache.
+        self._short_text = min(_MIN_TOKEN_TEXT, self._cache_limit + 1)
 
     def text(self, value: str) -> str:
         """Return a string cut to the limit and scrubbed of secrets."""

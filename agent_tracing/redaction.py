@@ -110,8 +110,10 @@ _TEXT_KEYS: tuple[str, ...] = (
 # Provider token shapes: (rule, triggers, regex). The shapes follow the rules of gitleaks'
 # ``config/gitleaks.toml`` (github.com/gitleaks/gitleaks; rule ids as names), a little looser on
 # length so that a cut or a newer, longer token is still caught. ``whsec_`` has no gitleaks rule:
-# its shape is Stripe's documented webhook-secret prefix. Each trigger is a lower-case literal that
-# every match contains: the cheap pre-check below looks for them, so a token is never skipped.
+# its shape is Stripe's documented webhook-secret prefix. Each trigger is a literal that every
+# match contains (lower case, looked for in the lower-cased text, except the upper-case "A..."
+# prefixes the rules match case-sensitively): the cheap pre-check looks for them, so a token is
+# never skipped.
 _TOKEN_RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("openai-style-key", ("sk-", "pk-", "rk-"), r"(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}"),
     (
@@ -127,10 +129,10 @@ _TOKEN_RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("slack-app-token", ("xapp-",), r"(?i:xapp)-\d-[A-Za-z0-9]+-\d+-[A-Za-z0-9]+"),
     (
         "aws-access-token",
-        ("akia", "asia", "abia", "acca", "a3t"),
+        ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
         r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
     ),
-    ("gcp-api-key", ("aiza",), r"AIza[\w-]{35,}"),
+    ("gcp-api-key", ("AIza",), r"AIza[\w-]{35,}"),
     ("npm-access-token", ("npm_",), r"(?i:npm)_[A-Za-z0-9]{36,}"),
 )
 
@@ -279,7 +281,10 @@ class Redactor:
         self._key_words = _KEY_WORDS + tuple(sorted(w for w in words if w))
         # A trigger holding "_" or "-" is only looked for when the text has that character: most
         # prose has no "_", and the provider prefixes ("sk_", "npm_", "glpat-") cost nothing then.
-        self._plain_triggers = tuple(t for t in _TOKEN_TRIGGERS if "_" not in t and "-" not in t)
+        self._upper_triggers = tuple(t for t in _TOKEN_TRIGGERS if t[:1] == "A")
+        self._plain_triggers = tuple(
+            t.lower() for t in _TOKEN_TRIGGERS if "_" not in t and "-" not in t and t[:1] != "A"
+        )
         self._under_triggers = tuple(t for t in _TOKEN_TRIGGERS if "_" in t)
         self._dash_triggers = tuple(t for t in _TOKEN_TRIGGERS if "-" in t and "_" not in t)
         # "pin=1" is shorter than any built-in form: an extra key lowers the length worth a scan.
@@ -326,46 +331,53 @@ class Redactor:
         )
 
     def _parts_for(self, text: str) -> int:
-        # The parts of the pattern that can match ``text``, as a bit mask (0: none).
+        # The parts of the pattern that can match ``text``, as a bit mask (0: none). Each test is
+        # nested under a character every match of its parts holds, so a line without ":", "=",
+        # "_", "-" or "A" costs a handful of ``in`` tests.
         low = text.lower()
         bit = self._bit
         mask = 0
-        for word in self._key_words:
-            if word in low:
-                if "=" in text:
-                    mask |= bit["q"] | bit["kv"]
-                elif ":" in text:
-                    mask |= bit["kv"]
-                break
-        if "code" in low and "=" in text:
-            mask |= bit["q"]
-        if "://" in text:
-            mask |= bit["url"]
-        if "cookie" in low:
-            mask |= bit["ck"]
+        equals = "=" in text
+        if equals or ":" in text:
+            for word in self._key_words:
+                if word in low:
+                    mask |= bit["q"] | bit["kv"] if equals else bit["kv"]
+                    break
+            if equals and "code" in low:
+                mask |= bit["q"]
+            if "://" in text:
+                mask |= bit["url"]
+            if "cookie" in low:
+                mask |= bit["ck"]
         if "bearer" in low or "basic" in low or "token" in low:
             mask |= bit["auth"]
         if "eyJ" in text:
             mask |= bit["jwt"]
-        if "-----" in text:
-            mask |= bit["pem"]
+        if "-" in text:
+            if "-----" in text:
+                mask |= bit["pem"]
+            for trigger in self._dash_triggers:
+                if trigger in low:
+                    mask |= bit["apikey"]
+                    break
         if "hooks.slack.com/" in text:
             mask |= bit["hook"]
-        if self._has_token_trigger(low):
+        if not mask & bit["apikey"] and self._has_token_trigger(text, low):
             mask |= bit["apikey"]
         return mask
 
-    def _has_token_trigger(self, low: str) -> bool:
+    def _has_token_trigger(self, text: str, low: str) -> bool:
+        # The dash triggers were looked for by the caller.
         for trigger in self._plain_triggers:
             if trigger in low:
                 return True
-        if "_" in low:
+        if "_" in text:
             for trigger in self._under_triggers:
                 if trigger in low:
                     return True
-        if "-" in low:
-            for trigger in self._dash_triggers:
-                if trigger in low:
+        if "A" in text:  # AWS and Google key ids are upper case: "AKIA", "ASIA", "AIza"
+            for trigger in self._upper_triggers:
+                if trigger in text:
                     return True
         return False
 
