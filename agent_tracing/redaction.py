@@ -223,10 +223,12 @@ def _text_parts(text_keys: Iterable[str]) -> tuple[tuple[str, str], ...]:
             rf"(?P<ck>{_QUOTED}|[^\r\n\"']+)",
         ),
         # key=value, key: value, 'key': 'value', "key": "value" forms (reprs, messages, env),
-        # snake, kebab or camel case (db_password, db-password, dbPassword)
+        # snake, kebab or camel case (db_password, db-password, dbPassword). A name is matched
+        # from its first word only: starting again after each "_" of a long a_b_c_... name
+        # would make the scan quadratic.
         (
             "kv",
-            r"(?P<kv_p>(?<![A-Za-z0-9])[\"']?(?:[A-Za-z0-9]+[-_])*"
+            r"(?P<kv_p>(?<![A-Za-z0-9])(?<![A-Za-z0-9][-_])[\"']?(?:[A-Za-z0-9]+[-_])*"
             rf"(?:[a-z0-9]+(?=[A-Z])|[A-Z][a-z0-9]+(?=[A-Z]))*(?i:{keys})[\"']?\s*[:=]\s*)"
             rf"(?P<kv>{value})",
         ),
