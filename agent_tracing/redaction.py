@@ -1,9 +1,10 @@
 """Secret redaction: by key anywhere in structured data, and by value pattern in every string.
 
 Keys are compared case-insensitively after normalisation (``X-API-Key``, ``api_key`` and ``apiKey``
-are the same key). Values are scanned for bearer tokens, JWTs, provider API keys, credentials in
-URLs, secret query parameters and ``key=value`` / ``'key': 'value'`` forms. A matched value is
-replaced by a fixed marker; the key or the prefix stays, so a reader still sees what was there.
+are the same key). Values are scanned for bearer tokens, JWTs, PEM private keys, provider tokens
+(shapes from gitleaks' rules), credentials in URLs, secret query parameters (decoded names too),
+Cookie headers and ``key=value`` / ``'key': 'value'`` forms. A matched value is replaced by a fixed
+marker; the key or the prefix stays, so a reader still sees what was there.
 """
 
 from __future__ import annotations
@@ -272,7 +273,8 @@ class Redactor:
         self.marker = marker
         self._extra = tuple(re.compile(p) if isinstance(p, str) else p for p in patterns)
         self._key_cache: dict[str, bool] = {}
-        extra = tuple(normalize_key(k) for k in extra_keys)
+        # A key with no letter or digit ("", "_") would match before any ":" or "=": skip it.
+        extra = tuple(k for k in map(normalize_key, extra_keys) if k.replace("_", ""))
         parts = _text_parts((*_TEXT_KEYS, *extra))
         self._parts = tuple(regex for _, regex in parts)
         self._bit = {name: 1 << index for index, (name, _) in enumerate(parts)}

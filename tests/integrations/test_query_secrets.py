@@ -37,10 +37,15 @@ def test_middleware_and_httpx_lines() -> None:
 
 def test_uvicorn_access_line() -> None:
     """uvicorn's access line (its own format and arguments) shows none of the values."""
-    with capture_events(logging.INFO) as captured:
-        logging.getLogger("uvicorn.access").info(
-            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/q?{QUERY}", "1.1", 200
-        )
+    access = logging.getLogger("uvicorn.access")
+    disabled, access.disabled = access.disabled, False  # an earlier test may have turned it off
+    try:
+        with capture_events(logging.INFO, logger="uvicorn.access") as captured:
+            access.info(
+                '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/q?{QUERY}", "1.1", 200
+            )
+    finally:
+        access.disabled = disabled
     message = captured.raw[-1]["message"]
     assert [value for value in (*SECRETS.values(), "qsD4") if value in message] == []
     assert message.startswith('127.0.0.1:5000 - "GET /q?api%5Fkey=[REDACTED]&')

@@ -301,3 +301,8 @@ def test_every_text_key_spelling_holds_a_key_word() -> None:
 def test_nearby_hostile_forms(text: str, secret: str) -> None:
     """Variants around the fixed forms leak none of their secret parts."""
     assert secret not in Redactor().redact_text(text)
+
+
+def test_an_empty_extra_key_redacts_nothing_more() -> None:
+    """An empty or separator-only extra key does not turn every ``a: b`` into a secret."""
+    assert Redactor(extra_keys=["", "_", "pin"]).redact_text("a: b pin=1") == "a: b pin=[REDACTED]"
