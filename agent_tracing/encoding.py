@@ -18,9 +18,17 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from agent_tracing.redaction import _MIN_TOKEN_TEXT, _PLAIN_TOKEN, _TOKEN_ASCII, Redactor
+from agent_tracing.redaction import _MIN_TOKEN_TEXT, Redactor
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "Sanitizer", "get_sanitizer", "safe_repr", "set_sanitizer"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "Sanitizer",
+    "bounded_int",
+    "get_sanitizer",
+    "safe_repr",
+    "set_sanitizer",
+]
 
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
@@ -28,6 +36,13 @@ _SCALARS = (bool, float, type(None))
 _CACHED_TEXT = 256
 _CACHE_SIZE = 8192
 _MISSING: Any = object()
+# Python refuses ``str()`` of an int past 4,300 digits (``sys.set_int_max_str_digits``); below
+# 14,000 bits (4,215 digits) it is always allowed, past 2,000,000 bits even counting the digits
+# exactly costs too much for a log line.
+_INT_SAFE_BITS = 14_000
+_INT_COUNT_BITS = 2_000_000
+_INT_EDGE = 20  # digits kept at each end of a bounded int
+_LOG10_2 = 0.30102999566398120
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,6 +83,34 @@ def safe_repr(value: object, limit: int = 8192) -> str:
     return text
 
 
+def bounded_int(value: int) -> str:
+    """Return the decimal text of ``value``, or for an int too long to print its first and last
+    digits and its length (``"12…89[5000 digits]"``); never raises.
+
+    ``str()`` of an int past 4,300 digits raises ``ValueError``; this keeps such a value (and the
+    rest of the line) loggable.
+    """
+    try:
+        if value.bit_length() <= _INT_SAFE_BITS:
+            return int.__repr__(value)
+    except ValueError:  # pragma: no cover - the application lowered the digit limit
+        pass
+    try:
+        sign = "-" if value < 0 else ""
+        magnitude = -value if value < 0 else value
+        bits = magnitude.bit_length()
+        tail = f"{magnitude % 10**_INT_EDGE:0{_INT_EDGE}d}"
+        digits = int(bits * _LOG10_2) + 1  # exact or one too many
+        if bits > _INT_COUNT_BITS:
+            return f"{sign}…{tail}[~{digits} digits]"
+        if magnitude < 10 ** (digits - 1):
+            digits -= 1
+        head = magnitude // 10 ** (digits - _INT_EDGE)
+        return f"{sign}{head}…{tail}[{digits} digits]"
+    except Exception:  # pragma: no cover - an int cannot fail here; logging never raises
+        return "<int>"
+
+
 def _safe_str(value: object) -> str:
     try:
         text = str(value)
@@ -92,7 +135,10 @@ class Sanitizer:
         self._texts: dict[str, str] = {}
         self._keys: dict[str, str | None] = {}
         self._cache_limit = min(_CACHED_TEXT, limits.max_string)
-        # Strings shorter than this made only of token characters need no scan nor cut.
+        # The fast path asks the redactor (``Redactor.skips_scan``, the one decision, so the fast
+        # and full paths always agree) about strings shorter than this, which need no cut; it
+        # leaves them out of the cache (short ids would crowd it). Longer strings go through
+        # ``text`` and its cache.
         self._short_text = min(_MIN_TOKEN_TEXT, self._cache_limit + 1)
 
     def text(self, value: str) -> str:
@@ -129,6 +175,7 @@ class Sanitizer:
                 keys = self._keys
                 texts = self._texts
                 short = self._short_text
+                skips_scan = self.redactor.skips_scan
                 for key, item in value.items():  # a concurrent change raises: the general path
                     name = keys.get(key)
                     # Not seen yet, a secret, or not exactly a string (a ``str`` subclass equal
@@ -145,17 +192,11 @@ class Sanitizer:
                         clean = texts.get(item)
                         if clean is None:
                             clean = (
-                                item
-                                if len(item) < short
-                                and (
-                                    _TOKEN_ASCII.issuperset(item)
-                                    or _PLAIN_TOKEN.fullmatch(item) is not None
-                                )
-                                else self.text(item)
+                                item if len(item) < short and skips_scan(item) else self.text(item)
                             )
                         out[name] = clean
                     elif cls is int:
-                        out[name] = item if _INT_MIN <= item <= _INT_MAX else str(item)
+                        out[name] = item if _INT_MIN <= item <= _INT_MAX else bounded_int(item)
                     elif cls in _SCALARS:
                         out[name] = item
                     else:
@@ -175,7 +216,7 @@ class Sanitizer:
         if cls is str:
             return self.text(value)
         if cls is int:
-            return value if _INT_MIN <= value <= _INT_MAX else str(value)
+            return value if _INT_MIN <= value <= _INT_MAX else bounded_int(value)
         if cls in _SCALARS:
             return value
         if depth >= self.limits.max_depth:
@@ -209,28 +250,33 @@ class Sanitizer:
                 items = list(value.items())
             except Exception:
                 return f"<unreadable {_type_name(value)}>"
-            for key, item in items:
-                if count >= limit:
-                    out["_truncated_keys"] = len(items) - limit
-                    break
-                count += 1
-                name = key if type(key) is str else _safe_str(key)
-                clean_name = keys.get(name, _MISSING)
-                if clean_name is _MISSING:
-                    clean_name = self._key(name)
-                if clean_name is None:  # a secret key: the key stays, the value goes
-                    out[name if len(name) <= 200 else self.text(name)] = self._marker
-                    continue
-                # The leaves of ``_clean``, inline: most values of nested data are leaves.
-                cls = type(item)
-                if cls is str:
-                    out[clean_name] = texts.get(item) or self.text(item)
-                elif cls is int:
-                    out[clean_name] = item if _INT_MIN <= item <= _INT_MAX else str(item)
-                elif cls in _SCALARS:
-                    out[clean_name] = item
-                else:
-                    out[clean_name] = self._clean(item, depth + 1, path)
+            try:  # items() that are not pairs cost this mapping only, not the line
+                for key, item in items:
+                    if count >= limit:
+                        out["_truncated_keys"] = len(items) - limit
+                        break
+                    count += 1
+                    name = key if type(key) is str else _safe_str(key)
+                    clean_name = keys.get(name, _MISSING)
+                    if clean_name is _MISSING:
+                        clean_name = self._key(name)
+                    if clean_name is None:  # a secret key: the key stays, the value goes
+                        out[name if len(name) <= 200 else self.text(name)] = self._marker
+                        continue
+                    # The leaves of ``_clean``, inline: most values of nested data are leaves.
+                    cls = type(item)
+                    if cls is str:
+                        out[clean_name] = texts.get(item) or self.text(item)
+                    elif cls is int:
+                        out[clean_name] = (
+                            item if _INT_MIN <= item <= _INT_MAX else bounded_int(item)
+                        )
+                    elif cls in _SCALARS:
+                        out[clean_name] = item
+                    else:
+                        out[clean_name] = self._clean(item, depth + 1, path)
+            except Exception:
+                return f"<unreadable {_type_name(value)}>"
             return out
         finally:
             path.discard(id(value))
@@ -248,7 +294,10 @@ class Sanitizer:
         if path is None:
             return "<cycle>"
         try:
-            items = list(value)
+            try:
+                items = list(value)
+            except Exception:  # a container subclass whose iteration raises
+                return f"<unreadable {_type_name(value)}>"
             if isinstance(value, set | frozenset):
                 try:
                     items.sort()
@@ -263,7 +312,7 @@ class Sanitizer:
                 if cls is str:
                     append(texts.get(item) or self.text(item))
                 elif cls is int:
-                    append(item if _INT_MIN <= item <= _INT_MAX else str(item))
+                    append(item if _INT_MIN <= item <= _INT_MAX else bounded_int(item))
                 elif cls in _SCALARS:
                     append(item)
                 else:
@@ -308,7 +357,11 @@ class Sanitizer:
             if dumped is not None:
                 return self._clean(dumped, depth, seen)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+            # A field declared ``repr=False`` is one its author chose not to show: redact it.
+            fields = {
+                f.name: getattr(value, f.name, None) if f.repr else self._marker
+                for f in dataclasses.fields(value)
+            }
             return self._clean(fields, depth, seen)
         return self.text(safe_repr(value, self.limits.max_string))
 
