@@ -1,0 +1,399 @@
+"""SQLAlchemy's own echo lines without the values of secret parameters and columns.
+
+With ``create_engine(..., echo=True)``, or the ``sqlalchemy.engine`` logger at INFO, SQLAlchemy
+logs every statement and then its parameters (``[generated in 0.0001s] ('bob', 's3cret')``), and
+at DEBUG (``echo="debug"``) every row it fetched. Those lines reach the root logger's handlers
+(and the stdout handler ``echo=True`` adds); the core's redaction only sees their text, where
+``'s3cret'`` looks like any other value. :func:`install_echo_redaction` makes them safe:
+
+- a filter on SQLAlchemy's engine loggers replaces the parameters of each parameter line (the
+  ``_repr_params`` object SQLAlchemy passes as the line's argument) by a copy in which the value
+  of every secret-named parameter is ``[REDACTED]``, and the values of secret-named columns in
+  each ``Row`` line likewise; the line keeps SQLAlchemy's format and truncation;
+- named parameters (a dict, or executemany's list of dicts, ``password__0`` of insertmanyvalues
+  batches) are judged by their names; positional ones (SQLite's ``?``, ``%s``, ``$1``) by the bind
+  names of the compiled statement, which a ``before_cursor_execute`` listener on every engine
+  remembers for the thread until the parameter line is written; for raw SQL
+  (``exec_driver_sql``) by the columns the statement pairs them with (the ``INSERT`` column list,
+  ``col = ?``). A positional value whose name cannot be found is left as it is, to the core's
+  value patterns.
+
+A name is secret when the configured redactor says so (:meth:`agent_tracing.Redactor.is_secret_key`,
+``configure_logging(redact_keys=...)`` included) for the name, the name without SQLAlchemy's
+numbering (``password_1``, ``password__0``), or the column it derives from (``password_hash``,
+``api_key_digest``), or when an instrumented engine's ``redact_parameters`` names it.
+
+:func:`agent_tracing.sqlalchemy.instrument_engine` installs it; an application with only plain
+``echo=True`` engines calls :func:`install_echo_redaction` once, before or after creating them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, ExecutionContext
+
+from agent_tracing.encoding import get_sanitizer
+from agent_tracing.redaction import REDACTED
+
+try:  # the objects SQLAlchemy's engine lines carry as arguments (private, so guarded)
+    from sqlalchemy.sql.util import _repr_params, _repr_row
+except ImportError:  # pragma: no cover - a SQLAlchemy that logs otherwise: nothing to rewrite
+    _repr_params = _repr_row = None  # type: ignore[assignment,misc]
+
+__all__ = [
+    "ENGINE_LOGGER",
+    "install_echo_redaction",
+    "is_echo_redaction_installed",
+    "is_secret_name",
+    "uninstall_echo_redaction",
+]
+
+#: The logger of every engine without a ``logging_name`` (a named engine logs on a child of it).
+ENGINE_LOGGER = "sqlalchemy.engine.Engine"
+
+# ``password_1``, ``password_1_1``, ``password__0``: SQLAlchemy numbers binds after the column.
+_NUMBERING = re.compile(r"(?:_+\d+)+$")
+# A column that stores a secret in another form is as secret as the secret.
+_DERIVED = re.compile(r"_(?:hash|hashed|digest|salt|enc|encrypted|cipher|ciphertext)$", re.I)
+_CACHE_SIZE = 1024
+_HIDDEN = "[parameters hidden: redaction failed]"
+
+
+class _Names:
+    """Answers of :func:`is_secret_name`, for the redactor they came from."""
+
+    redactor: object = None
+    answers: dict[str, bool] = {}
+
+
+def is_secret_name(name: str, extra: Iterable[str] = ()) -> bool:
+    """Return whether the value bound to parameter or column ``name`` must be redacted.
+
+    Args:
+        name: A bind name (``password_1``), a column (``users.api_key``) or a row label.
+        extra: More names (lower case) that are always secret, e.g. an engine's
+            ``redact_parameters``.
+    """
+    redactor = get_sanitizer().redactor
+    if redactor is not _Names.redactor:  # configure_logging() installed another one
+        _Names.redactor = redactor
+        _Names.answers = {}
+    answers = _Names.answers
+    known = answers.get(name)
+    if known is None:
+        column = name.rpartition(".")[2]
+        unnumbered = _NUMBERING.sub("", column)
+        known = any(
+            redactor.is_secret_key(candidate)
+            for candidate in {column, unnumbered, _DERIVED.sub("", unnumbered)}
+            if candidate
+        )
+        if len(answers) >= _CACHE_SIZE:
+            answers.clear()
+        answers[name] = known
+    if not known and extra:
+        low = name.rpartition(".")[2].lower()
+        return low in extra or _NUMBERING.sub("", low) in extra
+    return known
+
+
+# -- what the listener remembers -------------------------------------------------------------
+class _Sent(threading.local):
+    """The statement this thread is executing, as ``before_cursor_execute`` saw it."""
+
+    parameters: Any = None
+    statement: str = ""
+    compiled: Any = None  # SQLAlchemy's cached compiled form: holds nothing of this execution
+    expanded: Any = None  # ``IN`` parameters expanded into several binds, by name
+    engine: Any = None
+
+
+_sent = _Sent()
+_extra_names: weakref.WeakKeyDictionary[Engine, frozenset[str]] = weakref.WeakKeyDictionary()
+_filtered: weakref.WeakSet[Engine] = weakref.WeakSet()
+_lock = threading.Lock()
+
+
+def _before_cursor_execute(
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: ExecutionContext | None,
+    executemany: bool,
+) -> None:
+    # Per statement on every engine: a few attribute stores, no work until a line is written.
+    try:
+        sent = _sent
+        sent.parameters = parameters
+        sent.statement = statement
+        if context is not None:
+            sent.compiled = context.compiled
+            sent.expanded = getattr(context, "_expanded_parameters", None)
+        else:
+            sent.compiled = sent.expanded = None
+        engine = conn.engine
+        sent.engine = engine
+        if engine not in _filtered:
+            _filter_engine_logger(engine)
+    except Exception:  # pragma: no cover - never into SQLAlchemy
+        pass
+
+
+def _filter_engine_logger(engine: Engine) -> None:
+    """Put the filter on a named engine's own logger (its records never pass the parent's)."""
+    with _lock:
+        _filtered.add(engine)
+        logger = getattr(engine.logger, "logger", engine.logger)  # echo wraps it
+        if isinstance(logger, logging.Logger) and _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+            _named_loggers.add(logger)
+
+
+_named_loggers: set[logging.Logger] = set()
+
+
+def set_engine_names(engine: Engine, names: Iterable[str]) -> None:
+    """Make ``names`` secret in ``engine``'s echo lines too (its ``redact_parameters``)."""
+    if names:
+        _extra_names[engine] = frozenset(name.lower() for name in names)
+
+
+# -- positional names ----------------------------------------------------------------------------
+_PLACEHOLDER = re.compile(
+    r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/"  # skipped: literals, comments
+    r"|(?P<p>\?|%s|\$\d+|(?<![:\w]):\d+\b)",
+    re.S,
+)
+_INSERT = re.compile(
+    r"^\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+[\w.\"`\[\]]+\s*\((?P<cols>[^)]*)\)\s*VALUES\s*",
+    re.I,
+)
+_BEFORE = re.compile(
+    r"(?P<col>[\w.\"`\[\]]+)\s*(?:=|<>|!=|<=|>=|<|>|\bLIKE\b|\bILIKE\b|\bIN\b)\s*\(?\s*$",
+    re.I,
+)
+_QUOTES = '"`[]'
+
+
+def _bare(identifier: str) -> str:
+    return identifier.rpartition(".")[2].strip(_QUOTES)
+
+
+def _statement_names(statement: str, count: int) -> list[str | None] | None:
+    """The column each positional placeholder of a raw statement is bound to, where it can be
+    told: by the ``INSERT`` column list, else by ``column <op> ?``; None when the placeholders
+    found are not ``count``."""
+    positions = [m for m in _PLACEHOLDER.finditer(statement) if m.group("p")]
+    if len(positions) != count:
+        return None
+    names: list[str | None] = [None] * count
+    numbered = all(m.group("p")[0] in "$:" for m in positions)
+    insert = _INSERT.match(statement)
+    columns = [_bare(c.strip()) for c in insert.group("cols").split(",")] if insert else []
+    values_at = insert.end() if insert else -1
+    for index, match in enumerate(positions):
+        slot = int(match.group("p")[1:]) - 1 if numbered else index
+        if not 0 <= slot < count:
+            return None
+        name: str | None = None
+        if columns and match.start() >= values_at:
+            # The n-th placeholder of each VALUES row goes to the n-th column.
+            name = columns[slot % len(columns)] if numbered else columns[index % len(columns)]
+        else:
+            before = _BEFORE.search(statement, 0, match.start())
+            if before is not None:
+                name = _bare(before.group("col"))
+        names[slot] = name
+    return names
+
+
+def _compiled_names(compiled: Any, expanded: Any, count: int) -> list[str | None] | None:
+    """The bind names of a compiled statement's positional parameters, in order."""
+    positions = getattr(compiled, "positiontup", None)
+    if not positions:
+        return None
+    names: list[str | None] = (
+        [part for name in positions for part in expanded.get(name, (name,))]
+        if expanded
+        else list(positions)
+    )
+    if len(names) == count:
+        return names
+    if count % len(names) == 0:  # insertmanyvalues: one row after the other
+        return names * (count // len(names))
+    return None
+
+
+def _positional_names(params: Sequence[Any]) -> list[str | None] | None:
+    sent = _sent
+    if sent.parameters is not params and not (
+        isinstance(sent.parameters, list) and sent.parameters and sent.parameters[0] is params
+    ):
+        return None  # not the statement the listener saw: no guess
+    count = len(params)
+    return _compiled_names(sent.compiled, sent.expanded, count) or _statement_names(
+        sent.statement, count
+    )
+
+
+# -- rewriting a line ----------------------------------------------------------------------------
+def _extra() -> frozenset[str]:
+    engine = _sent.engine
+    return _extra_names.get(engine, frozenset()) if engine is not None else frozenset()
+
+
+def _one_set(params: Any, names: list[str | None] | None, extra: frozenset[str]) -> Any:
+    if isinstance(params, Mapping):
+        if not any(is_secret_name(str(key), extra) for key in params):
+            return params
+        return {
+            key: (REDACTED if is_secret_name(str(key), extra) else value)
+            for key, value in params.items()
+        }
+    if isinstance(params, (tuple, list)) and names is not None:
+        if not any(name is not None and is_secret_name(name, extra) for name in names):
+            return params
+        out = [
+            REDACTED if name is not None and is_secret_name(name, extra) else value
+            for name, value in zip(names, params, strict=False)
+        ]
+        return tuple(out) if isinstance(params, tuple) else out
+    return params
+
+
+def _redacted_params(shown: Any) -> Any:
+    params = shown.params
+    extra = _extra()
+    if shown.ismulti and isinstance(params, (list, tuple)):
+        first = params[0] if params else None
+        names = (
+            _positional_names(first)
+            if isinstance(first, (tuple, list)) and not isinstance(first, str)
+            else None
+        )
+        new: Any = type(params)(_one_set(p, names, extra) for p in params)
+        if all(a is b for a, b in zip(new, params, strict=True)):
+            return shown
+    else:
+        names = (
+            _positional_names(params)
+            if isinstance(params, (tuple, list)) and not isinstance(params, str)
+            else None
+        )
+        new = _one_set(params, names, extra)
+        if new is params:
+            return shown
+    return _repr_params(
+        new,
+        shown.batches,
+        max_params=shown.max_params,
+        max_chars=shown.max_chars,
+        ismulti=shown.ismulti,
+    )
+
+
+def _redacted_row(shown: Any) -> Any:
+    row = shown.row
+    fields = getattr(row, "_fields", ())
+    extra = _extra()
+    if not any(is_secret_name(str(field), extra) for field in fields):
+        return shown
+    values = tuple(
+        REDACTED if is_secret_name(str(field), extra) else value
+        for field, value in zip(fields, row, strict=False)
+    )
+    return _repr_params(values, 1, max_chars=shown.max_chars, ismulti=False)
+
+
+class EchoRedactionFilter(logging.Filter):
+    """Rewrites the parameters and rows of SQLAlchemy's engine lines; never drops a line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not args or type(args) is not tuple:
+            return True  # statements, BEGIN/COMMIT: no argument to rewrite
+        try:
+            changed = False
+            out = list(args)
+            for index, arg in enumerate(args):
+                if _repr_params is not None and isinstance(arg, _repr_params):
+                    out[index] = _redacted_params(arg)
+                elif _repr_row is not None and isinstance(arg, _repr_row):
+                    out[index] = _redacted_row(arg)
+                else:
+                    continue
+                changed = changed or out[index] is not arg
+            if changed:
+                record.args = tuple(out)
+        except Exception:
+            # Failing open would write the values: hide the parameters of this line instead.
+            record.args = tuple(
+                _HIDDEN
+                if (_repr_params is not None and isinstance(a, _repr_params))
+                or (_repr_row is not None and isinstance(a, _repr_row))
+                else a
+                for a in args
+            )
+        return True
+
+
+_FILTER = EchoRedactionFilter()
+
+
+class _State:
+    installed = False
+
+
+def install_echo_redaction() -> bool:
+    """Redact secret values in SQLAlchemy's echo lines of every engine of the process.
+
+    Adds the filter to the ``sqlalchemy.engine.Engine`` logger (and to a named engine's logger
+    when it first runs a statement) and a ``before_cursor_execute`` listener on
+    :class:`~sqlalchemy.engine.Engine`, so engines created before and after the call are
+    covered, ``echo=True`` ones included. Idempotent.
+
+    Returns:
+        ``True`` if installed now, ``False`` if it already was.
+    """
+    with _lock:
+        if _State.installed:
+            return False
+        logger = logging.getLogger(ENGINE_LOGGER)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+        event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
+        _State.installed = True
+    return True
+
+
+def uninstall_echo_redaction() -> bool:
+    """Remove what :func:`install_echo_redaction` added (the filters and the listener).
+
+    Returns:
+        ``True`` if it was installed, ``False`` if there was nothing to remove.
+    """
+    with _lock:
+        if not _State.installed:
+            return False
+        if event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
+            event.remove(Engine, "before_cursor_execute", _before_cursor_execute)
+        logging.getLogger(ENGINE_LOGGER).removeFilter(_FILTER)
+        for named in _named_loggers:
+            named.removeFilter(_FILTER)
+        _named_loggers.clear()
+        _filtered.clear()
+        _State.installed = False
+    return True
+
+
+def is_echo_redaction_installed() -> bool:
+    """Return whether :func:`install_echo_redaction` is in force."""
+    return _State.installed
