@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agent_tracing.logger import BoundLogger, get_logger
 from agent_tracing.redaction import REDACTED
 from agent_tracing.sqlalchemy.echo import (
+    bind_columns,
     install_echo_redaction,
     is_echo_redaction_installed,
     is_secret_name,
@@ -282,25 +283,36 @@ class _Instrumentation:
     def _is_secret(self, name: str) -> bool:
         return is_secret_name(name, self.redact_names)
 
-    def _named(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _secret_key(self, key: str, columns: Mapping[str, str]) -> bool:
+        if self._is_secret(key):
+            return True
+        column = columns.get(key)
+        return column is not None and self._is_secret(column)
+
+    def _named(self, params: Mapping[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
         return {
-            str(key): (REDACTED if self._is_secret(str(key)) else value)
+            str(key): (REDACTED if self._secret_key(str(key), columns) else value)
             for key, value in params.items()
         }
 
-    def _one_set(self, params: Any) -> Any:
+    def _one_set(self, params: Any, columns: Mapping[str, str]) -> Any:
         if isinstance(params, Mapping):
-            return self._named(params)
+            return self._named(params, columns)
         if isinstance(params, Sequence) and not isinstance(params, (str, bytes)):
             return list(params)
         return params
 
     def _parameters(
-        self, context: ExecutionContext | None, parameters: Any, executemany: bool
+        self,
+        context: ExecutionContext | None,
+        parameters: Any,
+        executemany: bool,
+        statement: str | None,
     ) -> dict[str, Any]:
         """``parameters`` (and ``parameter_sets`` for executemany) for a line's data."""
         compiled_sets = getattr(context, "compiled_parameters", None) if context else None
-        if getattr(context, "compiled", None) is not None and compiled_sets:
+        compiled = getattr(context, "compiled", None)
+        if compiled is not None and compiled_sets:
             # Named by bind (column) names, before type processing: the readable form.
             sets: Sequence[Any] = compiled_sets
         elif executemany and isinstance(parameters, Sequence):
@@ -310,10 +322,12 @@ class _Instrumentation:
         many = executemany or len(sets) > 1
         if not self.log_parameters:
             return {"parameter_sets": len(sets)} if many else {}
+        # A bind is also judged by the column the statement binds it to (``password = :p``).
+        columns = bind_columns(statement, compiled) if statement else {}
         if many:
-            kept = [self._one_set(p) for p in list(sets)[: self.max_parameter_sets]]
+            kept = [self._one_set(p, columns) for p in list(sets)[: self.max_parameter_sets]]
             return {"parameters": kept, "parameter_sets": len(sets)}
-        return {"parameters": self._one_set(sets[0])} if sets and sets[0] else {}
+        return {"parameters": self._one_set(sets[0], columns)} if sets and sets[0] else {}
 
     def _query_data(
         self,
@@ -329,7 +343,7 @@ class _Instrumentation:
                 if len(statement) <= self.max_statement
                 else f"{statement[: self.max_statement]}…[truncated]"
             )
-        data.update(self._parameters(context, parameters, executemany))
+        data.update(self._parameters(context, parameters, executemany, statement))
         return data
 
     # -- queries ---------------------------------------------------------------------------------

@@ -10,6 +10,9 @@ at DEBUG (``echo="debug"``) every row it fetched. Those lines reach the root log
   ``_repr_params`` object SQLAlchemy passes as the line's argument) by a copy in which the value
   of every secret-named parameter is ``[REDACTED]``, and the values of secret-named columns in
   each ``Row`` line likewise; the line keeps SQLAlchemy's format and truncation;
+- the exception SQLAlchemy raises for a failed statement shows its parameters in its text
+  (``[parameters: ('bob', 's3cret')]``), in every line that logs it: a ``handle_error`` listener
+  redacts them in the exception the same way;
 - named parameters (a dict, or executemany's list of dicts, ``password__0`` of insertmanyvalues
   batches) are judged by their names; positional ones (SQLite's ``?``, ``%s``, ``$1``) by the bind
   names of the compiled statement, which a ``before_cursor_execute`` listener on every engine
@@ -33,11 +36,11 @@ import logging
 import re
 import threading
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, ExecutionContext
+from sqlalchemy.engine import Connection, Engine, ExceptionContext, ExecutionContext
 
 from agent_tracing.encoding import get_sanitizer
 from agent_tracing.redaction import REDACTED
@@ -49,9 +52,12 @@ except ImportError:  # pragma: no cover - a SQLAlchemy that logs otherwise: noth
 
 __all__ = [
     "ENGINE_LOGGER",
+    "EchoRedactionFilter",
+    "bind_columns",
     "install_echo_redaction",
     "is_echo_redaction_installed",
     "is_secret_name",
+    "set_engine_names",
     "uninstall_echo_redaction",
 ]
 
@@ -166,10 +172,11 @@ def set_engine_names(engine: Engine, names: Iterable[str]) -> None:
         _extra_names[engine] = frozenset(name.lower() for name in names)
 
 
-# -- positional names ----------------------------------------------------------------------------
+# -- which values are secret ---------------------------------------------------------------------
 _PLACEHOLDER = re.compile(
     r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/"  # skipped: literals, comments
-    r"|(?P<p>\?|%s|\$\d+|(?<![:\w]):\d+\b)",
+    r"|(?P<p>\?|%s|\$\d+|(?<![:\w]):\d+\b)"  # positional: qmark, format, numeric
+    r"|%\((?P<pyformat>[^)]+)\)s|(?<![:\w]):(?P<named>[A-Za-z_]\w*)",  # named
     re.S,
 )
 _INSERT = re.compile(
@@ -181,38 +188,76 @@ _BEFORE = re.compile(
     re.I,
 )
 _QUOTES = '"`[]'
+_WINDOW = 200  # characters before a placeholder searched for its column
+_StatementColumns = tuple[list[str | None], dict[str, str]]
+_statements: dict[str, _StatementColumns] = {}
 
 
 def _bare(identifier: str) -> str:
     return identifier.rpartition(".")[2].strip(_QUOTES)
 
 
-def _statement_names(statement: str, count: int) -> list[str | None] | None:
-    """The column each positional placeholder of a raw statement is bound to, where it can be
-    told: by the ``INSERT`` column list, else by ``column <op> ?``; None when the placeholders
-    found are not ``count``."""
-    positions = [m for m in _PLACEHOLDER.finditer(statement) if m.group("p")]
-    if len(positions) != count:
-        return None
-    names: list[str | None] = [None] * count
-    numbered = all(m.group("p")[0] in "$:" for m in positions)
+def _statement_columns(statement: str) -> _StatementColumns:
+    """The column each placeholder of ``statement`` is bound to, where the SQL says it (the
+    ``INSERT`` column list, else ``column <op> placeholder``): positional placeholders by slot,
+    named ones (``:name``, ``%(name)s``) by name. Bind names need not be column names
+    (``WHERE password = :p``), so both are judged."""
+    known = _statements.get(statement)
+    if known is not None:
+        return known
     insert = _INSERT.match(statement)
     columns = [_bare(c.strip()) for c in insert.group("cols").split(",")] if insert else []
-    values_at = insert.end() if insert else -1
-    for index, match in enumerate(positions):
-        slot = int(match.group("p")[1:]) - 1 if numbered else index
-        if not 0 <= slot < count:
-            return None
-        name: str | None = None
-        if columns and match.start() >= values_at:
+    values_at = insert.end() if insert else len(statement) + 1
+    slots: dict[int, str | None] = {}
+    named: dict[str, str] = {}
+    in_values = 0
+    for match in _PLACEHOLDER.finditer(statement):
+        token = match.group("p")
+        name = match.group("pyformat") or match.group("named")
+        if token is None and name is None:
+            continue  # a literal or a comment
+        start = match.start()
+        column: str | None = None
+        if columns and start >= values_at:
             # The n-th placeholder of each VALUES row goes to the n-th column.
-            name = columns[slot % len(columns)] if numbered else columns[index % len(columns)]
+            column = columns[in_values % len(columns)]
+            in_values += 1
         else:
-            before = _BEFORE.search(statement, 0, match.start())
+            before = _BEFORE.search(statement[max(0, start - _WINDOW) : start])
             if before is not None:
-                name = _bare(before.group("col"))
-        names[slot] = name
-    return names
+                column = _bare(before.group("col"))
+        if name is not None:
+            if column is not None:
+                named.setdefault(name, column)
+        else:
+            slot = int(token[1:]) - 1 if token[0] in "$:" else len(slots)
+            slots[slot] = column
+    positional = [slots.get(slot) for slot in range(max(slots) + 1)] if slots else []
+    result = (positional, named)
+    if len(_statements) >= _CACHE_SIZE:
+        _statements.clear()
+    _statements[statement] = result
+    return result
+
+
+def bind_columns(statement: str, compiled: Any = None) -> dict[str, str]:
+    """Bind name -> the column ``statement`` binds it to, where the SQL says it; positional
+    placeholders are named by the compiled statement's bind names (``positiontup``)."""
+    positional, named = _statement_columns(statement)
+    positions = getattr(compiled, "positiontup", None)
+    if not positions or len(positions) != len(positional):
+        return named
+    out = dict(named)
+    for name, column in zip(positions, positional, strict=True):
+        if column is not None:
+            out.setdefault(name, column)
+    return out
+
+
+def _statement_names(statement: str, count: int) -> list[str | None] | None:
+    """The columns of a statement's ``count`` positional placeholders, None if it has others."""
+    positional = _statement_columns(statement)[0]
+    return positional if len(positional) == count else None
 
 
 def _compiled_names(compiled: Any, expanded: Any, count: int) -> list[str | None] | None:
@@ -232,65 +277,73 @@ def _compiled_names(compiled: Any, expanded: Any, count: int) -> list[str | None
     return None
 
 
-def _positional_names(params: Sequence[Any]) -> list[str | None] | None:
-    sent = _sent
-    if sent.parameters is not params and not (
-        isinstance(sent.parameters, list) and sent.parameters and sent.parameters[0] is params
-    ):
-        return None  # not the statement the listener saw: no guess
-    count = len(params)
-    return _compiled_names(sent.compiled, sent.expanded, count) or _statement_names(
-        sent.statement, count
-    )
+class _Judge:
+    """Which values of the parameter sets of one statement are secret."""
+
+    def __init__(self, sample: Any) -> None:
+        self.extra: frozenset[str] = frozenset()
+        self.named: dict[str, str] = {}
+        self.slots: list[bool] | None = None
+        sent = _sent
+        if sent.parameters is not sample and not (
+            isinstance(sent.parameters, list) and sent.parameters and sent.parameters[0] is sample
+        ):
+            return  # not the statement the listener saw: names only, no guess
+        engine = sent.engine
+        self.extra = _extra_names.get(engine, frozenset()) if engine is not None else frozenset()
+        columns, self.named = _statement_columns(sent.statement)
+        if isinstance(sample, (tuple, list)):
+            count = len(sample)
+            sources = (
+                _compiled_names(sent.compiled, sent.expanded, count),
+                columns if len(columns) == count else None,
+            )
+            for names in sources:
+                if names is None:
+                    continue
+                if self.slots is None:
+                    self.slots = [False] * count
+                for index, name in enumerate(names):
+                    if name is not None and is_secret_name(name, self.extra):
+                        self.slots[index] = True
+
+    def key(self, key: Any) -> bool:
+        name = str(key)
+        if is_secret_name(name, self.extra):
+            return True
+        column = self.named.get(name)
+        return column is not None and is_secret_name(column, self.extra)
+
+    def one_set(self, params: Any) -> Any:
+        """``params`` with secret values redacted, or ``params`` itself when none is."""
+        if isinstance(params, Mapping):
+            if not any(self.key(key) for key in params):
+                return params
+            return {key: (REDACTED if self.key(key) else value) for key, value in params.items()}
+        slots = self.slots
+        if isinstance(params, (tuple, list)) and slots is not None and any(slots):
+            out = [
+                REDACTED if secret else value for secret, value in zip(slots, params, strict=False)
+            ] + list(params[len(slots) :])
+            return tuple(out) if isinstance(params, tuple) else out
+        return params
 
 
-# -- rewriting a line ----------------------------------------------------------------------------
-def _extra() -> frozenset[str]:
-    engine = _sent.engine
-    return _extra_names.get(engine, frozenset()) if engine is not None else frozenset()
-
-
-def _one_set(params: Any, names: list[str | None] | None, extra: frozenset[str]) -> Any:
-    if isinstance(params, Mapping):
-        if not any(is_secret_name(str(key), extra) for key in params):
+def _redacted(params: Any, ismulti: bool | None) -> Any:
+    """``params`` with the values of secret names redacted, or ``params`` itself when none is."""
+    if ismulti and isinstance(params, (list, tuple)):
+        if not params:
             return params
-        return {
-            key: (REDACTED if is_secret_name(str(key), extra) else value)
-            for key, value in params.items()
-        }
-    if isinstance(params, (tuple, list)) and names is not None:
-        if not any(name is not None and is_secret_name(name, extra) for name in names):
-            return params
-        out = [
-            REDACTED if name is not None and is_secret_name(name, extra) else value
-            for name, value in zip(names, params, strict=False)
-        ]
-        return tuple(out) if isinstance(params, tuple) else out
-    return params
+        judge = _Judge(params[0])
+        new = type(params)(judge.one_set(p) for p in params)
+        return params if all(a is b for a, b in zip(new, params, strict=True)) else new
+    return _Judge(params).one_set(params)
 
 
 def _redacted_params(shown: Any) -> Any:
-    params = shown.params
-    extra = _extra()
-    if shown.ismulti and isinstance(params, (list, tuple)):
-        first = params[0] if params else None
-        names = (
-            _positional_names(first)
-            if isinstance(first, (tuple, list)) and not isinstance(first, str)
-            else None
-        )
-        new: Any = type(params)(_one_set(p, names, extra) for p in params)
-        if all(a is b for a, b in zip(new, params, strict=True)):
-            return shown
-    else:
-        names = (
-            _positional_names(params)
-            if isinstance(params, (tuple, list)) and not isinstance(params, str)
-            else None
-        )
-        new = _one_set(params, names, extra)
-        if new is params:
-            return shown
+    new = _redacted(shown.params, shown.ismulti)
+    if new is shown.params:
+        return shown
     return _repr_params(
         new,
         shown.batches,
@@ -300,10 +353,28 @@ def _redacted_params(shown: Any) -> Any:
     )
 
 
+def _handle_error(ctx: ExceptionContext) -> None:
+    """Redact the parameters SQLAlchemy's exception shows (``[parameters: ...]`` in its text,
+    which reaches every line that logs it), in place."""
+    error = ctx.sqlalchemy_exception
+    if error is None:
+        return
+    try:
+        params = getattr(error, "params", None)
+        if params:
+            error.params = _redacted(params, getattr(error, "ismulti", None))
+    except Exception:
+        try:
+            error.hide_parameters = True  # never show what could not be judged
+        except Exception:  # pragma: no cover - an exception class that refuses attributes
+            pass
+
+
 def _redacted_row(shown: Any) -> Any:
     row = shown.row
     fields = getattr(row, "_fields", ())
-    extra = _extra()
+    engine = _sent.engine
+    extra = _extra_names.get(engine, frozenset()) if engine is not None else frozenset()
     if not any(is_secret_name(str(field), extra) for field in fields):
         return shown
     values = tuple(
@@ -356,8 +427,9 @@ def install_echo_redaction() -> bool:
     """Redact secret values in SQLAlchemy's echo lines of every engine of the process.
 
     Adds the filter to the ``sqlalchemy.engine.Engine`` logger (and to a named engine's logger
-    when it first runs a statement) and a ``before_cursor_execute`` listener on
-    :class:`~sqlalchemy.engine.Engine`, so engines created before and after the call are
+    when it first runs a statement) and ``before_cursor_execute`` and ``handle_error`` listeners
+    on :class:`~sqlalchemy.engine.Engine` (the exception of a failed statement shows redacted
+    parameters too), so engines created before and after the call are
     covered, ``echo=True`` ones included. Idempotent.
 
     Returns:
@@ -370,6 +442,7 @@ def install_echo_redaction() -> bool:
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
         event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
+        event.listen(Engine, "handle_error", _handle_error)
         _State.installed = True
     return True
 
@@ -383,8 +456,12 @@ def uninstall_echo_redaction() -> bool:
     with _lock:
         if not _State.installed:
             return False
-        if event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
-            event.remove(Engine, "before_cursor_execute", _before_cursor_execute)
+        for name, listener in (
+            ("before_cursor_execute", _before_cursor_execute),
+            ("handle_error", _handle_error),
+        ):
+            if event.contains(Engine, name, listener):
+                event.remove(Engine, name, listener)
         logging.getLogger(ENGINE_LOGGER).removeFilter(_FILTER)
         for named in _named_loggers:
             named.removeFilter(_FILTER)

@@ -7,10 +7,12 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, String, create_engine, insert, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from agent_tracing.sqlalchemy import (
@@ -286,3 +288,92 @@ def test_statement_names(statement: str, count: int, expected: list[str | None] 
 def test_secret_names(name: str, secret: bool) -> None:
     """Numbered binds and derived columns (password_hash) are as secret as their column."""
     assert secret == is_secret_name(name)
+
+
+def _duplicate(engine: Engine) -> str:
+    """Insert a duplicate name (a unique violation) with secrets; return the exception text."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS accounts (name TEXT UNIQUE, password TEXT)"))
+        conn.execute(text("INSERT INTO accounts (name, password) VALUES ('bob', 'x')"))
+    with pytest.raises(IntegrityError) as raised, engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO accounts (name, password) VALUES (:name, :password)"),
+            {"name": "bob", "password": "s3cret-pw"},
+        )
+    return str(raised.value)
+
+
+def test_sqlite_exception_text_shows_no_secret_parameter(sqlite_echo: Engine) -> None:
+    """A failed statement's exception ([parameters: ...] in its text, logged with the error)
+    shows the secret value redacted and the others as they were."""
+    message = _duplicate(sqlite_echo)
+    assert "[parameters: ('bob', '[REDACTED]')]" in message
+    assert "s3cret-pw" not in message
+
+
+def test_postgres_exception_text_shows_no_secret_parameter(pg_echo: Engine) -> None:
+    """PostgreSQL (named parameters): the exception text redacts the secret value."""
+    message = _duplicate(pg_echo)
+    assert "'password': '[REDACTED]'" in message
+    assert "s3cret-pw" not in message
+
+
+def test_the_reference_app_engine_has_it(tmp_path: Path) -> None:
+    """The app's engine (app.db.session.create_db_engine) is instrumented, so its echo lines
+    are redacted with no call of its own."""
+    from app.db.session import create_db_engine
+
+    was = is_echo_redaction_installed()
+    uninstall_echo_redaction()
+    engine = create_db_engine(url=f"sqlite:///{tmp_path / 'app.db'}")
+    try:
+        assert is_echo_redaction_installed()
+    finally:
+        uninstrument_engine(engine)
+        engine.dispose()
+        if not was:
+            uninstall_echo_redaction()
+
+
+def _unrelated_bind_names(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE users SET password = :p, name = :n WHERE token = :t"),
+            {"p": "s3cret-pw", "n": "bob", "t": "t0ken-value"},
+        )
+
+
+def test_sqlite_bind_names_unlike_their_columns(
+    sqlite_echo: Engine, log_events: CapturedEvents
+) -> None:
+    """text() binds named :p / :t for secret columns: judged by the column too."""
+    log_events.clear()
+    _unrelated_bind_names(sqlite_echo)
+    lines = _assert_redacted(log_events)
+    assert any("('[REDACTED]', 'bob', '[REDACTED]')" in m for m in lines)
+
+
+def test_postgres_bind_names_unlike_their_columns(
+    pg_echo: Engine, log_events: CapturedEvents
+) -> None:
+    """PostgreSQL (named %(p)s): the same, by the column each bind is compared or set to."""
+    log_events.clear()
+    _unrelated_bind_names(pg_echo)
+    lines = _assert_redacted(log_events)
+    assert any("{'p': '[REDACTED]', 'n': 'bob', 't': '[REDACTED]'}" in m for m in lines)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_db_query_lines_judge_binds_by_column_too(
+    request: pytest.FixtureRequest, log_events: CapturedEvents, backend: str
+) -> None:
+    """The instrumentation's own db.query line: :p bound to password is redacted as well."""
+    engine = request.getfixturevalue("sqlite_echo" if backend == "sqlite" else "pg_echo")
+    instrument_engine(engine)
+    try:
+        log_events.clear()
+        _unrelated_bind_names(engine)
+    finally:
+        uninstrument_engine(engine)
+    (query,) = log_events.by_event("db.query")
+    assert query["data"]["parameters"] == {"p": "[REDACTED]", "n": "bob", "t": "[REDACTED]"}
