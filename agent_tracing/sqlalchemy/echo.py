@@ -14,12 +14,12 @@ at DEBUG (``echo="debug"``) every row it fetched. Those lines reach the root log
   (``[parameters: ('bob', 's3cret')]``), in every line that logs it: a ``handle_error`` listener
   redacts them in the exception the same way;
 - named parameters (a dict, or executemany's list of dicts, ``password__0`` of insertmanyvalues
-  batches) are judged by their names; positional ones (SQLite's ``?``, ``%s``, ``$1``) by the bind
-  names of the compiled statement, which a ``before_cursor_execute`` listener on every engine
-  remembers for the thread until the parameter line is written; for raw SQL
-  (``exec_driver_sql``) by the columns the statement pairs them with (the ``INSERT`` column list,
-  ``col = ?``). A positional value whose name cannot be found is left as it is, to the core's
-  value patterns.
+  batches) are judged by their names; positional ones (SQLite's ``?``, ``%s``, ``$1``) by the
+  bind names of the compiled statement, which a ``before_cursor_execute`` listener on every
+  engine remembers (per thread, only for a connection that echoes) until the line is written;
+  every value also by the column the statement binds it to (the ``INSERT`` column list,
+  ``col = ?``, ``password = :p``), raw SQL (``exec_driver_sql``) included. A positional value
+  whose name cannot be found is left as it is, to the core's value patterns.
 
 A name is secret when the configured redactor says so (:meth:`agent_tracing.Redactor.is_secret_key`,
 ``configure_logging(redact_keys=...)`` included) for the name, the name without SQLAlchemy's
@@ -111,17 +111,19 @@ def is_secret_name(name: str, extra: Iterable[str] = ()) -> bool:
 
 
 # -- what the listener remembers -------------------------------------------------------------
-class _Sent(threading.local):
-    """The statement this thread is executing, as ``before_cursor_execute`` saw it."""
-
-    parameters: Any = None
-    statement: str = ""
-    compiled: Any = None  # SQLAlchemy's cached compiled form: holds nothing of this execution
-    expanded: Any = None  # ``IN`` parameters expanded into several binds, by name
-    engine: Any = None
+# (parameters, statement, compiled, expanded, engine): the parameters object identifies the line;
+# the compiled form is SQLAlchemy's cached one (it holds nothing of this execution); ``expanded``
+# names the binds an ``IN`` list was expanded into.
+_Sent = tuple[Any, str | None, Any, Any, Any]
 
 
-_sent = _Sent()
+class _Last(threading.local):
+    """The statement this thread is executing on an echoing connection."""
+
+    sent: _Sent | None = None
+
+
+_last = _Last()
 _extra_names: weakref.WeakKeyDictionary[Engine, frozenset[str]] = weakref.WeakKeyDictionary()
 _filtered: weakref.WeakSet[Engine] = weakref.WeakSet()
 _lock = threading.Lock()
@@ -135,19 +137,20 @@ def _before_cursor_execute(
     context: ExecutionContext | None,
     executemany: bool,
 ) -> None:
-    # Per statement on every engine: a few attribute stores, no work until a line is written.
+    # Runs for every statement of every engine: a connection that does not echo (SQLAlchemy
+    # decides it from its logger's level when the connection is made) needs nothing.
+    if not getattr(conn, "_echo", True):
+        return
     try:
-        sent = _sent
-        sent.parameters = parameters
-        sent.statement = statement
-        if context is not None:
-            sent.compiled = context.compiled
-            sent.expanded = getattr(context, "_expanded_parameters", None)
-        else:
-            sent.compiled = sent.expanded = None
         engine = conn.engine
-        sent.engine = engine
-        if engine not in _filtered:
+        _last.sent = (
+            parameters,
+            statement,
+            getattr(context, "compiled", None),
+            getattr(context, "_expanded_parameters", None),
+            engine,
+        )
+        if engine.logging_name is not None and engine not in _filtered:
             _filter_engine_logger(engine)
     except Exception:  # pragma: no cover - never into SQLAlchemy
         pass
@@ -280,22 +283,19 @@ def _compiled_names(compiled: Any, expanded: Any, count: int) -> list[str | None
 class _Judge:
     """Which values of the parameter sets of one statement are secret."""
 
-    def __init__(self, sample: Any) -> None:
+    def __init__(self, sample: Any, sent: _Sent | None) -> None:
         self.extra: frozenset[str] = frozenset()
         self.named: dict[str, str] = {}
         self.slots: list[bool] | None = None
-        sent = _sent
-        if sent.parameters is not sample and not (
-            isinstance(sent.parameters, list) and sent.parameters and sent.parameters[0] is sample
-        ):
-            return  # not the statement the listener saw: names only, no guess
-        engine = sent.engine
+        if sent is None:
+            return  # names only, no guess
+        _, statement, compiled, expanded, engine = sent
         self.extra = _extra_names.get(engine, frozenset()) if engine is not None else frozenset()
-        columns, self.named = _statement_columns(sent.statement)
+        columns, self.named = _statement_columns(statement) if statement else ([], {})
         if isinstance(sample, (tuple, list)):
             count = len(sample)
             sources = (
-                _compiled_names(sent.compiled, sent.expanded, count),
+                _compiled_names(compiled, expanded, count),
                 columns if len(columns) == count else None,
             )
             for names in sources:
@@ -329,19 +329,30 @@ class _Judge:
         return params
 
 
-def _redacted(params: Any, ismulti: bool | None) -> Any:
+def _redacted(params: Any, ismulti: bool | None, sent: _Sent | None) -> Any:
     """``params`` with the values of secret names redacted, or ``params`` itself when none is."""
     if ismulti and isinstance(params, (list, tuple)):
         if not params:
             return params
-        judge = _Judge(params[0])
+        judge = _Judge(params[0], sent)
         new = type(params)(judge.one_set(p) for p in params)
         return params if all(a is b for a, b in zip(new, params, strict=True)) else new
-    return _Judge(params).one_set(params)
+    return _Judge(params, sent).one_set(params)
+
+
+def _sent_for(params: Any) -> _Sent | None:
+    """What the listener saw, if ``params`` (a line's) is what it saw: never a guess."""
+    sent = _last.sent
+    if sent is None:
+        return None
+    seen = sent[0]
+    if seen is params or (isinstance(seen, list) and seen and seen[0] is params):
+        return sent
+    return None
 
 
 def _redacted_params(shown: Any) -> Any:
-    new = _redacted(shown.params, shown.ismulti)
+    new = _redacted(shown.params, shown.ismulti, _sent_for(shown.params))
     if new is shown.params:
         return shown
     return _repr_params(
@@ -362,7 +373,15 @@ def _handle_error(ctx: ExceptionContext) -> None:
     try:
         params = getattr(error, "params", None)
         if params:
-            error.params = _redacted(params, getattr(error, "ismulti", None))
+            context = ctx.execution_context
+            sent = (
+                params,
+                ctx.statement,
+                getattr(context, "compiled", None),
+                getattr(context, "_expanded_parameters", None),
+                ctx.engine,
+            )
+            error.params = _redacted(params, getattr(error, "ismulti", None), sent)
     except Exception:
         try:
             error.hide_parameters = True  # never show what could not be judged
@@ -373,7 +392,8 @@ def _handle_error(ctx: ExceptionContext) -> None:
 def _redacted_row(shown: Any) -> Any:
     row = shown.row
     fields = getattr(row, "_fields", ())
-    engine = _sent.engine
+    sent = _last.sent  # the statement whose rows these are
+    engine = sent[4] if sent is not None else None
     extra = _extra_names.get(engine, frozenset()) if engine is not None else frozenset()
     if not any(is_secret_name(str(field), extra) for field in fields):
         return shown
