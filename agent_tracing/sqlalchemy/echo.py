@@ -10,6 +10,8 @@ at DEBUG (``echo="debug"``) every row it fetched. Those lines reach the root log
   ``_repr_params`` object SQLAlchemy passes as the line's argument) by a copy in which the value
   of every secret-named parameter is ``[REDACTED]``, and the values of secret-named columns in
   each ``Row`` line likewise; the line keeps SQLAlchemy's format and truncation;
+- aiosqlite's DEBUG lines (each cursor call with its parameters, logged from its own thread)
+  get the same filter, judged by the statement's columns;
 - the exception SQLAlchemy raises for a failed statement shows its parameters in its text
   (``[parameters: ('bob', 's3cret')]``), in every line that logs it: a ``handle_error`` listener
   redacts them in the exception the same way;
@@ -32,6 +34,7 @@ numbering (``password_1``, ``password__0``), or the column it derives from (``pa
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -51,6 +54,7 @@ except ImportError:  # pragma: no cover - a SQLAlchemy that logs otherwise: noth
     _repr_params = _repr_row = None  # type: ignore[assignment,misc]
 
 __all__ = [
+    "AIOSQLITE_LOGGER",
     "ENGINE_LOGGER",
     "EchoRedactionFilter",
     "bind_columns",
@@ -63,6 +67,8 @@ __all__ = [
 
 #: The logger of every engine without a ``logging_name`` (a named engine logs on a child of it).
 ENGINE_LOGGER = "sqlalchemy.engine.Engine"
+#: aiosqlite's logger: at DEBUG it shows every cursor call with its parameters.
+AIOSQLITE_LOGGER = "aiosqlite"
 
 # ``password_1``, ``password_1_1``, ``password__0``: SQLAlchemy numbers binds after the column.
 _NUMBERING = re.compile(r"(?:_+\d+)+$")
@@ -214,6 +220,7 @@ def _statement_columns(statement: str) -> _StatementColumns:
     slots: dict[int, str | None] = {}
     named: dict[str, str] = {}
     in_values = 0
+    previous_end, previous_column = -1, None
     for match in _PLACEHOLDER.finditer(statement):
         token = match.group("p")
         name = match.group("pyformat") or match.group("named")
@@ -225,10 +232,13 @@ def _statement_columns(statement: str) -> _StatementColumns:
             # The n-th placeholder of each VALUES row goes to the n-th column.
             column = columns[in_values % len(columns)]
             in_values += 1
+        elif previous_end >= 0 and not statement[previous_end:start].strip(", \t\r\n"):
+            column = previous_column  # the next item of a list: ``password IN (?, ?)``
         else:
             before = _BEFORE.search(statement[max(0, start - _WINDOW) : start])
             if before is not None:
                 column = _bare(before.group("col"))
+        previous_end, previous_column = match.end(), column
         if name is not None:
             if column is not None:
                 named.setdefault(name, column)
@@ -404,6 +414,20 @@ def _redacted_row(shown: Any) -> Any:
     return _repr_params(values, 1, max_chars=shown.max_chars, ismulti=False)
 
 
+def _redacted_call(call: functools.partial[Any]) -> Any:
+    """aiosqlite's DEBUG lines show each cursor call, ``execute(statement, parameters)``, from
+    its own thread: judged by the statement's columns."""
+    if len(call.args) != 2 or not isinstance(call.args[0], str):
+        return call
+    statement, params = call.args
+    if not isinstance(params, (tuple, list, Mapping)):
+        return call
+    sent = _sent_for(params) or (params, statement, None, None, None)
+    many = getattr(call.func, "__name__", "") == "executemany"
+    new = _redacted(params, many, sent)
+    return call if new is params else functools.partial(call.func, statement, new)
+
+
 class EchoRedactionFilter(logging.Filter):
     """Rewrites the parameters and rows of SQLAlchemy's engine lines; never drops a line."""
 
@@ -419,6 +443,8 @@ class EchoRedactionFilter(logging.Filter):
                     out[index] = _redacted_params(arg)
                 elif _repr_row is not None and isinstance(arg, _repr_row):
                     out[index] = _redacted_row(arg)
+                elif isinstance(arg, functools.partial):
+                    out[index] = _redacted_call(arg)
                 else:
                     continue
                 changed = changed or out[index] is not arg
@@ -430,6 +456,7 @@ class EchoRedactionFilter(logging.Filter):
                 _HIDDEN
                 if (_repr_params is not None and isinstance(a, _repr_params))
                 or (_repr_row is not None and isinstance(a, _repr_row))
+                or isinstance(a, functools.partial)
                 else a
                 for a in args
             )
@@ -458,9 +485,10 @@ def install_echo_redaction() -> bool:
     with _lock:
         if _State.installed:
             return False
-        logger = logging.getLogger(ENGINE_LOGGER)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
+        for name in (ENGINE_LOGGER, AIOSQLITE_LOGGER):
+            logger = logging.getLogger(name)
+            if _FILTER not in logger.filters:
+                logger.addFilter(_FILTER)
         event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
         event.listen(Engine, "handle_error", _handle_error)
         _State.installed = True
@@ -482,7 +510,8 @@ def uninstall_echo_redaction() -> bool:
         ):
             if event.contains(Engine, name, listener):
                 event.remove(Engine, name, listener)
-        logging.getLogger(ENGINE_LOGGER).removeFilter(_FILTER)
+        for name in (ENGINE_LOGGER, AIOSQLITE_LOGGER):
+            logging.getLogger(name).removeFilter(_FILTER)
         for named in _named_loggers:
             named.removeFilter(_FILTER)
         _named_loggers.clear()

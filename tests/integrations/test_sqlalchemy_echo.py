@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -10,7 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, String, create_engine, insert, select, text
+from sqlalchemy import (
+    Column,
+    Integer,
+    String,
+    bindparam,
+    create_engine,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -178,6 +188,8 @@ def test_raw_driver_sql_is_redacted_by_its_columns(
         )
     lines = _assert_redacted(log_events)
     assert any("('bob', '[REDACTED]')" in m for m in lines)
+    calls = [line["message"] for line in log_events.raw if line["logger"] == "aiosqlite"]
+    assert any("INSERT INTO users" in m and "('bob', '[REDACTED]')" in m for m in calls)
     assert any("('[REDACTED]', 'bob', '[REDACTED]')" in m for m in lines)
 
 
@@ -262,6 +274,7 @@ def test_instrument_engine_installs_it(log_events: CapturedEvents) -> None:
         ("UPDATE t SET password = %s WHERE t.id = %s", 2, ["password", "id"]),
         ("SELECT 1 FROM t WHERE note = '?' AND secret = ?", 1, ["secret"]),
         ("SELECT lower(?) FROM t", 1, [None]),
+        ("SELECT 1 FROM t WHERE password IN (?, ?) OR n IN (?)", 3, ["password", "password", "n"]),
         ("SELECT ? FROM t", 2, None),
     ],
 )
@@ -377,3 +390,47 @@ def test_db_query_lines_judge_binds_by_column_too(
         uninstrument_engine(engine)
     (query,) = log_events.by_event("db.query")
     assert query["data"]["parameters"] == {"p": "[REDACTED]", "n": "bob", "t": "[REDACTED]"}
+
+
+def test_in_lists_are_redacted_item_by_item(
+    sqlite_echo: Engine, log_events: CapturedEvents
+) -> None:
+    """ORM in_(), an expanding text() bind and a raw IN (?, ?): every item of a secret column."""
+    log_events.clear()
+    with sqlite_echo.begin() as conn:
+        conn.execute(select(User.id).where(User.password.in_(["s3cret-pw", "WHERE-pw"])))
+        conn.execute(
+            text("SELECT 1 FROM users WHERE password IN :pw AND name = :n").bindparams(
+                bindparam("pw", expanding=True)
+            ),
+            {"pw": ["s3cret-pw", "WHERE-pw"], "n": "bob"},
+        )
+        conn.exec_driver_sql(
+            "SELECT 1 FROM users WHERE password IN (?, ?) OR name IN (?)",
+            ("s3cret-pw", "WHERE-pw", "bob"),
+        )
+    lines = _assert_redacted(log_events)
+    assert sum("('[REDACTED]', '[REDACTED]', 'bob')" in m for m in lines) == 2
+
+
+def test_async_engine_echo_lines_are_redacted(redaction: None, log_events: CapturedEvents) -> None:
+    """An AsyncEngine (aiosqlite) with echo=True: its sync engine's lines, and aiosqlite's own
+    DEBUG cursor-call lines (from its thread), are redacted."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run() -> None:
+        engine = create_async_engine("sqlite+aiosqlite://", echo=True)
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+            await conn.execute(
+                text("INSERT INTO users (name, password) VALUES (:n, :p)"),
+                {"n": "bob", "p": "s3cret-pw"},
+            )
+        await engine.dispose()
+
+    log_events.clear()
+    asyncio.run(run())
+    lines = _assert_redacted(log_events)
+    assert any("('bob', '[REDACTED]')" in m for m in lines)
+    calls = [line["message"] for line in log_events.raw if line["logger"] == "aiosqlite"]
+    assert any("INSERT INTO users" in m and "('bob', '[REDACTED]')" in m for m in calls)
