@@ -225,9 +225,7 @@ class RequestLoggingMiddleware:
                 if raw is None:
                     continue
                 value = raw.decode("latin-1")
-                if (self.validator is None or self.validator(value)) and survives_redaction(
-                    value
-                ):
+                if (self.validator is None or self.validator(value)) and survives_redaction(value):
                     return value, None
                 return self.generator(), (self.header_names[index], value)
         return self.generator(), None

@@ -198,6 +198,8 @@ _BEFORE = re.compile(
 )
 _QUOTES = '"`[]'
 _WINDOW = 200  # characters before a placeholder searched for its column
+_MAX_SLOTS = 65536  # more placeholders than any driver takes: a numbering not worth following
+_CACHED_STATEMENT = 4096  # longest statement whose columns are cached
 _StatementColumns = tuple[list[str | None], dict[str, str]]
 _statements: dict[str, _StatementColumns] = {}
 
@@ -245,11 +247,13 @@ def _statement_columns(statement: str) -> _StatementColumns:
         else:
             slot = int(token[1:]) - 1 if token[0] in "$:" else len(slots)
             slots[slot] = column
-    positional = [slots.get(slot) for slot in range(max(slots) + 1)] if slots else []
+    last = max(slots) + 1 if slots else 0
+    positional = [slots.get(slot) for slot in range(last)] if last <= _MAX_SLOTS else []
     result = (positional, named)
-    if len(_statements) >= _CACHE_SIZE:
-        _statements.clear()
-    _statements[statement] = result
+    if len(statement) <= _CACHED_STATEMENT:  # a batched insert's long text is not kept
+        if len(_statements) >= _CACHE_SIZE:
+            _statements.clear()
+        _statements[statement] = result
     return result
 
 

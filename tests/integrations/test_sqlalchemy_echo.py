@@ -188,8 +188,6 @@ def test_raw_driver_sql_is_redacted_by_its_columns(
         )
     lines = _assert_redacted(log_events)
     assert any("('bob', '[REDACTED]')" in m for m in lines)
-    calls = [line["message"] for line in log_events.raw if line["logger"] == "aiosqlite"]
-    assert any("INSERT INTO users" in m and "('bob', '[REDACTED]')" in m for m in calls)
     assert any("('[REDACTED]', 'bob', '[REDACTED]')" in m for m in lines)
 
 
