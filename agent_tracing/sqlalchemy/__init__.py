@@ -48,13 +48,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agent_tracing.logger import BoundLogger, get_logger
 from agent_tracing.redaction import REDACTED
 from agent_tracing.sqlalchemy.echo import (
-    bind_columns,
     install_echo_redaction,
     is_echo_redaction_installed,
-    is_secret_name,
     set_engine_names,
     uninstall_echo_redaction,
 )
+from agent_tracing.sqlalchemy.names import bind_columns, is_secret_name
 
 __all__ = [
     "DEFAULT_COMPONENT",

@@ -32,7 +32,7 @@ from agent_tracing.sqlalchemy import (
     uninstall_echo_redaction,
     uninstrument_engine,
 )
-from agent_tracing.sqlalchemy.echo import _statement_names, is_secret_name
+from agent_tracing.sqlalchemy.names import _statement_names, is_secret_name
 from agent_tracing.testing import CapturedEvents
 
 SECRETS = ("HASH-v4lue-1", "KEY-v4lue-2", "s3cret-pw", "k3y-value", "t0ken-value", "WHERE-pw")
