@@ -4,8 +4,9 @@
 strategy and backtest ids and span id (headers ``x_correlation_id`` and ``x_trace_context``); the
 worker runs each task as a span of kind ``task`` whose parent is the publisher's span, with the
 context restored from the headers and reset exactly after the run. Lifecycle events:
-``task.published``, ``task.start``, ``task.succeeded``, ``task.failed``, ``task.retried``,
-``task.end``, ``task.revoked``, ``task.rejected``, ``task.unknown``, ``task.worker_lost``.
+``task.published`` (or ``task.publish_failed``), ``task.start``, ``task.succeeded``,
+``task.failed``, ``task.retried``, ``task.end``, ``task.revoked``, ``task.rejected``,
+``task.unknown``, ``task.worker_lost``.
 
 With ``worker_logging`` (the default) the worker's logging is
 :func:`agent_tracing.configure_logging`, so Celery's own lines come out in the schema with the

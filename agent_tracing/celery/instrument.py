@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from agent_tracing.celery import duplicates, lifecycle, verdicts
+from agent_tracing.celery import duplicates, lifecycle, publishing, verdicts
 from agent_tracing.celery.options import TaskLogOptions, configure, report
 from agent_tracing.config import configure_logging, flush_logging
 
@@ -56,7 +56,8 @@ def _on_worker_process_shutdown(**_: Any) -> None:
 
 
 _TASK_HANDLERS: tuple[tuple[Any, Callable[..., Any]], ...] = (
-    (signals.before_task_publish, lifecycle.on_before_task_publish),
+    (signals.before_task_publish, publishing.on_before_task_publish),
+    (signals.after_task_publish, publishing.on_after_task_publish),
     (signals.task_prerun, lifecycle.on_task_prerun),
     (signals.task_failure, lifecycle.on_task_failure),
     (signals.task_retry, lifecycle.on_task_retry),
@@ -80,9 +81,10 @@ def instrument_celery(
 ) -> bool:
     """Trace every task of this process and own the worker's logging.
 
-    Connects the publish, run and verdict handlers (see :mod:`agent_tracing.celery.lifecycle` and
-    :mod:`agent_tracing.celery.verdicts`)
-    and, with ``worker_logging``, a ``setup_logging`` receiver that calls
+    Connects the publish, run and verdict handlers (see :mod:`agent_tracing.celery.publishing`,
+    :mod:`agent_tracing.celery.lifecycle` and :mod:`agent_tracing.celery.verdicts`), wraps
+    :meth:`celery.Celery.send_task` so a publish that raised is logged as failed, and, with
+    ``worker_logging``, a ``setup_logging`` receiver that calls
     :func:`agent_tracing.configure_logging` when a worker starts, and a
     ``worker_process_shutdown`` receiver that flushes a prefork child's lines before it exits.
 
@@ -126,6 +128,7 @@ def instrument_celery(
             _Installed.connected.append((signal, handler))
         if not chosen.keep_celery_task_lines:
             duplicates.install()
+        publishing.install_send_task_guard()
     if app is not None and worker_logging:
         # Belt and braces for a worker started before this call: never let it replace our
         # handlers.
@@ -139,6 +142,7 @@ def uninstrument_celery(app: Celery | None = None) -> bool:
         if not _Installed.connected:
             return False
         duplicates.uninstall()
+        publishing.uninstall_send_task_guard()
         for signal, handler in reversed(_Installed.connected):
             signal.disconnect(handler)
         _Installed.connected = []

@@ -2,9 +2,9 @@
 
 Where each handler runs (measured on the prefork and solo pools):
 
-- ``before_task_publish``: wherever a task is sent, including inside a running task (chain steps,
-  chord callbacks, retries and tasks started from tasks are published while the parent task's
-  context is bound, so they carry it on).
+- ``before_task_publish`` (in :mod:`agent_tracing.celery.publishing`): wherever a task is sent,
+  including inside a running task (chain steps, chord callbacks, retries and tasks started from
+  tasks are published while the parent task's context is bound, so they carry it on).
 - ``task_prerun`` / ``task_success`` / ``task_failure`` / ``task_retry`` / ``task_postrun``: in the
   process and thread that runs the task, in this order, around the body.
 - ``task_failure`` for a pool child lost mid-task (and ``task_revoked`` / ``task_rejected`` /
@@ -19,6 +19,7 @@ No handler raises into Celery: a failure inside one is reported once on the
 from __future__ import annotations
 
 import logging
+import sys
 import types
 from collections.abc import Mapping
 from contextvars import Token
@@ -26,16 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from billiard.exceptions import WorkerLostError
-from celery import current_app, states
+from celery import states
 from celery.exceptions import Retry
 
-from agent_tracing.celery.headers import (
-    context_from_headers,
-    inject_context,
-    redact_positional,
-    redact_reprs,
-    secret_positions,
-)
+from agent_tracing.celery.headers import context_from_headers, redact_positional, secret_positions
 from agent_tracing.celery.options import RUN_ATTR, State, log, reason_text, report, summary
 from agent_tracing.celery.verdicts import log_with_headers
 from agent_tracing.context import (
@@ -48,7 +43,6 @@ from agent_tracing.context import (
 from agent_tracing.spans import Span
 
 __all__ = [
-    "on_before_task_publish",
     "on_task_failure",
     "on_task_postrun",
     "on_task_prerun",
@@ -76,46 +70,6 @@ _STATUS = {
 class _Run:
     span: Span
     token: Token[Mapping[str, Any]]
-
-
-# -- publisher -------------------------------------------------------------------------------------
-def on_before_task_publish(
-    sender: Any = None,
-    body: Any = None,
-    routing_key: Any = None,
-    headers: Any = None,
-    **_: Any,
-) -> None:
-    """Carry the current context in the message headers and redact the printable args."""
-    try:
-        if headers is None:
-            return
-        inject_context(headers)
-        redact_reprs(headers, body, _publish_positions(sender))
-        if State.options.log_publish and log.isEnabledFor(logging.INFO):
-            data: dict[str, Any] = {
-                "task": sender,
-                "task_id": headers.get("id"),
-                "queue": routing_key,
-            }
-            eta = headers.get("eta")
-            if eta is not None:
-                data["eta"] = eta
-            parent = headers.get("parent_id")
-            if parent is not None:
-                data["parent_task_id"] = parent
-            log.info("Task %s published", sender, event="task.published", data=data)
-    except Exception as error:
-        report("before_task_publish", error)
-
-
-def _publish_positions(sender: Any) -> frozenset[int]:
-    # The signal names the task; its function (shared by every app) names the parameters.
-    try:
-        task = current_app.tasks.get(sender) if isinstance(sender, str) else None
-        return secret_positions(task) if task is not None else frozenset()
-    except Exception:
-        return frozenset()
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -283,6 +237,37 @@ def on_task_retry(sender: Any = None, request: Any = None, reason: Any = None, *
         report("task_retry", error)
 
 
+def _finish_interrupted(
+    run: _Run, task: Any, task_id: Any, error: BaseException, data: dict[str, Any]
+) -> None:
+    """End a run that an exception cut short: never as a success.
+
+    A ``BaseException`` (not an ``Exception``) gets no ``task_failure`` from Celery, so its
+    ``task.failed`` line (status ``interrupted``, with the exception) is written here; an
+    ``Exception`` here is Celery's own failure around the body, whose ``task.failed`` Celery's
+    ``task_failure`` reports.
+    """
+    name = task.name
+    error_type = type(error).__name__
+    if not isinstance(error, Exception):
+        log.error(
+            "Task %s interrupted by %s",
+            name,
+            error_type,
+            event="task.failed",
+            data={
+                "task": name,
+                "task_id": task_id,
+                "duration_ms": run.span.duration_ms,
+                "status": "interrupted",
+                "error_type": error_type,
+            },
+            exc_info=error,
+        )
+    data["error_type"] = error_type
+    run.span.finish(status="error", message=f"{name} interrupted by {error_type}", data=data)
+
+
 def on_task_postrun(
     sender: Any = None,
     task_id: Any = None,
@@ -303,10 +288,18 @@ def on_task_postrun(
         report("task_postrun", error)
         return
     try:
+        name = task.name
+        data: dict[str, Any] = {"task": name, "task_id": task_id, "state": state}
+        if state is None:
+            # Celery sends postrun from a ``finally`` with no state only when the run did not end
+            # normally: the exception on its way out (SystemExit, KeyboardInterrupt, a SIGTERM
+            # handler's exit) is the one being handled here.
+            interruption = sys.exc_info()[1]
+            if interruption is not None:
+                _finish_interrupted(run, task, task_id, interruption, data)
+                return
         status = _STATUS.get(state, "ok" if state is None else str(state).lower())
         level = logging.WARNING if status == "rejected" else None
-        name = task.name
-        data = {"task": name, "task_id": task_id, "state": state}
         options = State.options
         if status == "ok" and options.log_result and not options.log_succeeded:
             # The run's end is its success record (the result is the task's return value here).

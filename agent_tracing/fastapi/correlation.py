@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+from agent_tracing.encoding import get_sanitizer
+
 __all__ = [
     "DEFAULT_CORRELATION_HEADERS",
     "MAX_CORRELATION_ID_LENGTH",
     "escape_rejected",
     "is_valid_correlation_id",
+    "survives_redaction",
 ]
 
 #: Request headers read for the correlation id, in order; the first also names the response header.
@@ -28,6 +31,16 @@ def is_valid_correlation_id(value: str) -> bool:
     anything longer, empty, with spaces, control characters (CR/LF) or non-ASCII characters.
     """
     return _TOKEN.fullmatch(value) is not None
+
+
+def survives_redaction(value: str) -> bool:
+    """Return whether ``value`` is logged as it is: ``False`` for a secret-shaped id (an API key,
+    an AWS key id, a JWT) that the configured redaction would replace.
+
+    Such an id is rejected whatever the validator says: kept, it would be ``[REDACTED]`` in every
+    line while the response header echoed the secret back, and no line could be found by it.
+    """
+    return get_sanitizer().text(value) == value
 
 
 def escape_rejected(value: str) -> str:

@@ -23,6 +23,7 @@ from agent_tracing.fastapi.correlation import (
     DEFAULT_CORRELATION_HEADERS,
     escape_rejected,
     is_valid_correlation_id,
+    survives_redaction,
 )
 from agent_tracing.fastapi.uvicorn import mark_logged
 
@@ -50,8 +51,9 @@ class RequestLoggingMiddleware:
     Lifespan (and any other scope type) passes straight through. For ``http`` and ``websocket``:
 
     * the correlation id comes from the first of ``headers`` the client sent, if ``validator``
-      accepts it; else a new one from ``generator`` (a rejected value is logged at WARNING, escaped
-      and truncated). It is bound for the whole request, set in ``request.state.correlation_id``
+      accepts it and the redaction leaves it unchanged (a secret-shaped value is never echoed back);
+      else a new one from ``generator`` (a rejected value is logged at WARNING, escaped, truncated
+      and redacted). It is bound for the whole request, set in ``request.state.correlation_id``
       and sent back under ``headers[0]`` on every response, unhandled errors included;
     * ``http.request.start`` (at ``start_level``) carries ``method``, ``path``, ``query`` (secret
       parameters redacted), ``client``, ``user_agent`` and ``headers`` (sensitive ones redacted);
@@ -223,7 +225,7 @@ class RequestLoggingMiddleware:
                 if raw is None:
                     continue
                 value = raw.decode("latin-1")
-                if self.validator is None or self.validator(value):
+                if (self.validator is None or self.validator(value)) and survives_redaction(value):
                     return value, None
                 return self.generator(), (self.header_names[index], value)
         return self.generator(), None

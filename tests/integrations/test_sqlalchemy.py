@@ -428,7 +428,7 @@ def test_a_failing_listener_never_reaches_sqlalchemy(
     def broken() -> Any:
         raise RuntimeError("broken sanitizer")
 
-    monkeypatch.setattr(at_sa, "get_sanitizer", broken)
+    monkeypatch.setattr(at_sa.names, "get_sanitizer", broken)
     log_events.clear()
     with sqlite_engine.connect() as conn:
         for _ in range(3):

@@ -22,9 +22,13 @@ event                          level        when
 
 Parameters are logged by name where SQLAlchemy compiled the statement (ORM, Core, ``text()``):
 a parameter whose name looks secret (``password``, ``api_key``, ``password_1`` for a ``WHERE
-password = ...``) is replaced by ``[REDACTED]`` here, and the core's redaction scrubs every other
-value (JWTs, bearer tokens, credentials in URLs). Every listener is guarded: nothing raised here
-ever reaches SQLAlchemy or the caller.
+password = ...``, ``password_hash``) is replaced by ``[REDACTED]`` here, and the core's redaction
+scrubs every other value (JWTs, bearer tokens, credentials in URLs). Every listener is guarded:
+nothing raised here ever reaches SQLAlchemy or the caller.
+
+SQLAlchemy's own echo lines (``echo=True``, or the ``sqlalchemy.engine`` logger at INFO) get the
+same treatment once :func:`install_echo_redaction` is in force, for every engine of the process;
+:func:`instrument_engine` installs it (see :mod:`agent_tracing.sqlalchemy.echo`).
 """
 
 from __future__ import annotations
@@ -41,9 +45,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agent_tracing.encoding import get_sanitizer
 from agent_tracing.logger import BoundLogger, get_logger
 from agent_tracing.redaction import REDACTED
+from agent_tracing.sqlalchemy.echo import (
+    install_echo_redaction,
+    is_echo_redaction_installed,
+    set_engine_names,
+    uninstall_echo_redaction,
+)
+from agent_tracing.sqlalchemy.names import bind_columns, is_secret_name
 
 __all__ = [
     "DEFAULT_COMPONENT",
@@ -61,8 +71,11 @@ __all__ = [
     "EVENT_TRANSACTION_BEGIN",
     "EVENT_TRANSACTION_COMMIT",
     "EVENT_TRANSACTION_ROLLBACK",
+    "install_echo_redaction",
     "instrument_engine",
+    "is_echo_redaction_installed",
     "is_instrumented",
+    "uninstall_echo_redaction",
     "uninstrument_engine",
 ]
 
@@ -98,8 +111,6 @@ _STARTED_ATTR = "_agent_tracing_started"
 # The start of the current transaction, in the connection's ``info`` (it lives as long as the
 # DBAPI connection, across pool checkouts; begin always overwrites it).
 _TX_STARTED_KEY = "_agent_tracing_tx_started"
-# ``password_1``, ``email_2``: SQLAlchemy numbers anonymous bind names after the column.
-_BIND_SUFFIX = re.compile(r"_\d+$")
 _WHITESPACE = re.compile(r"\s+")
 _MESSAGE_CHARS = 120
 
@@ -127,7 +138,8 @@ def instrument_engine(
     Works on a sync :class:`~sqlalchemy.engine.Engine` and on an
     :class:`~sqlalchemy.ext.asyncio.AsyncEngine` (its ``sync_engine`` is instrumented; the context
     reaches the listeners through SQLAlchemy's greenlet bridge). Instrumenting an engine twice does
-    nothing the second time.
+    nothing the second time. Also installs :func:`install_echo_redaction` (process-wide, left in
+    place by :func:`uninstrument_engine`), so SQLAlchemy's own parameter lines hide secrets too.
 
     Args:
         engine: The engine to instrument.
@@ -159,6 +171,8 @@ def instrument_engine(
         )
         instrumentation.attach()
         _registry[target] = instrumentation
+    set_engine_names(target, redact_parameters)
+    install_echo_redaction()
     return True
 
 
@@ -231,8 +245,6 @@ class _Instrumentation:
         self.max_parameter_sets = max_parameter_sets
         self.slow_query_ms = slow_query_ms
         self._failed_once = False
-        self._secret_names: dict[str, bool] = {}
-        self._secret_names_of: object = None  # the redactor those answers came from
         self._listeners: list[tuple[str, Callable[..., Any]]] = [
             ("before_cursor_execute", self.before_cursor_execute),
             ("after_cursor_execute", self.after_cursor_execute),
@@ -268,44 +280,38 @@ class _Instrumentation:
 
     # -- parameters ------------------------------------------------------------------------------
     def _is_secret(self, name: str) -> bool:
-        redactor = get_sanitizer().redactor
-        if redactor is not self._secret_names_of:  # configure_logging(redact_keys=...) since
-            self._secret_names = {}
-            self._secret_names_of = redactor
-        known = self._secret_names.get(name)
-        if known is not None:
-            return known
-        column = _BIND_SUFFIX.sub("", name)
-        secret = (
-            name.lower() in self.redact_names
-            or column.lower() in self.redact_names
-            or redactor.is_secret_key(name)
-            or redactor.is_secret_key(column)
-        )
-        if len(self._secret_names) >= _CACHE_SIZE:
-            self._secret_names.clear()
-        self._secret_names[name] = secret
-        return secret
+        return is_secret_name(name, self.redact_names)
 
-    def _named(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _secret_key(self, key: str, columns: Mapping[str, str]) -> bool:
+        if self._is_secret(key):
+            return True
+        column = columns.get(key)
+        return column is not None and self._is_secret(column)
+
+    def _named(self, params: Mapping[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
         return {
-            str(key): (REDACTED if self._is_secret(str(key)) else value)
+            str(key): (REDACTED if self._secret_key(str(key), columns) else value)
             for key, value in params.items()
         }
 
-    def _one_set(self, params: Any) -> Any:
+    def _one_set(self, params: Any, columns: Mapping[str, str]) -> Any:
         if isinstance(params, Mapping):
-            return self._named(params)
+            return self._named(params, columns)
         if isinstance(params, Sequence) and not isinstance(params, (str, bytes)):
             return list(params)
         return params
 
     def _parameters(
-        self, context: ExecutionContext | None, parameters: Any, executemany: bool
+        self,
+        context: ExecutionContext | None,
+        parameters: Any,
+        executemany: bool,
+        statement: str | None,
     ) -> dict[str, Any]:
         """``parameters`` (and ``parameter_sets`` for executemany) for a line's data."""
         compiled_sets = getattr(context, "compiled_parameters", None) if context else None
-        if getattr(context, "compiled", None) is not None and compiled_sets:
+        compiled = getattr(context, "compiled", None)
+        if compiled is not None and compiled_sets:
             # Named by bind (column) names, before type processing: the readable form.
             sets: Sequence[Any] = compiled_sets
         elif executemany and isinstance(parameters, Sequence):
@@ -315,10 +321,12 @@ class _Instrumentation:
         many = executemany or len(sets) > 1
         if not self.log_parameters:
             return {"parameter_sets": len(sets)} if many else {}
+        # A bind is also judged by the column the statement binds it to (``password = :p``).
+        columns = bind_columns(statement, compiled) if statement else {}
         if many:
-            kept = [self._one_set(p) for p in list(sets)[: self.max_parameter_sets]]
+            kept = [self._one_set(p, columns) for p in list(sets)[: self.max_parameter_sets]]
             return {"parameters": kept, "parameter_sets": len(sets)}
-        return {"parameters": self._one_set(sets[0])} if sets and sets[0] else {}
+        return {"parameters": self._one_set(sets[0], columns)} if sets and sets[0] else {}
 
     def _query_data(
         self,
@@ -334,7 +342,7 @@ class _Instrumentation:
                 if len(statement) <= self.max_statement
                 else f"{statement[: self.max_statement]}…[truncated]"
             )
-        data.update(self._parameters(context, parameters, executemany))
+        data.update(self._parameters(context, parameters, executemany, statement))
         return data
 
     # -- queries ---------------------------------------------------------------------------------
