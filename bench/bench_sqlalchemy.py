@@ -38,7 +38,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 import agent_tracing as at
-from agent_tracing.sqlalchemy import instrument_engine, uninstrument_engine
+from agent_tracing.sqlalchemy import (
+    instrument_engine,
+    uninstall_echo_redaction,
+    uninstrument_engine,
+)
 
 CALLS = int(os.environ.get("BENCH_CALLS", "5000"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "7"))
@@ -75,6 +79,9 @@ def _reset() -> None:
         uninstrument_engine(engine)
         engine.dispose()
     ENGINES.clear()
+    # The echo redaction is process-wide once an engine was instrumented: the bare cases run
+    # without it.
+    uninstall_echo_redaction()
     for name in ("sqlalchemy.engine", "sqlalchemy.engine.Engine", "agent_tracing.sqlalchemy"):
         logging.getLogger(name).setLevel(logging.NOTSET)
 
