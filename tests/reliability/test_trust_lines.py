@@ -78,8 +78,8 @@ def test_json_view_escapes_every_unicode_line_break(two_views: TwoViews) -> None
     log.info("second")
     text = two_views.json.getvalue()
     lines = strict_lines(text)
-    assert 2 == len(lines)
-    assert [] == [char for char in LINE_BREAKERS if char in text]
+    assert len(lines) == 2
+    assert [char for char in LINE_BREAKERS if char in text] == []
     assert f"m{LINE_BREAKERS}" == lines[0]["message"]
     assert {f"k{LINE_BREAKERS}": f"v{LINE_BREAKERS}"} == lines[0]["data"]
     assert f"cid{LINE_BREAKERS}" == lines[0]["correlation_id"]
@@ -89,7 +89,7 @@ def test_json_view_escapes_line_breaks_beside_a_lone_surrogate() -> None:
     """The encoder fallback (a lone surrogate) escapes the line breaks too."""
     record = logging.LogRecord("x", logging.INFO, "", 0, f"\ud800{LINE_BREAKERS}", None, None)
     line = at.JsonFormatter().format_bytes(record)
-    assert 1 == len(line.decode("utf-8").splitlines())
+    assert len(line.decode("utf-8").splitlines()) == 1
     assert f"\ud800{LINE_BREAKERS}" == strict_lines(line.decode("utf-8"))[0]["message"]
 
 
@@ -115,8 +115,8 @@ def test_console_view_escapes_every_control_and_line_break(two_views: TwoViews) 
         )
     console = two_views.console.getvalue()
     lines = console.split("\n")[:-1]
-    assert [] == [line for line in lines if RAW_CONTROL.search(line.replace("\x1b[", "CSI"))]
-    assert [] == [char for char in LINE_BREAKERS if char in console]
+    assert [line for line in lines if RAW_CONTROL.search(line.replace("\x1b[", "CSI"))] == []
+    assert [char for char in LINE_BREAKERS if char in console] == []
     assert escape_controls(LINE_BREAKERS) in console
 
 
@@ -124,7 +124,7 @@ def test_escape_controls_covers_c1_del_and_separators() -> None:
     """escape_controls leaves no character that splitlines() or a terminal acts on."""
     text = "".join(chr(code) for code in range(0x00, 0xA0)) + "\u2028\u2029"
     escaped = escape_controls(text)
-    assert 1 == len(escaped.splitlines())
+    assert len(escaped.splitlines()) == 1
     assert RAW_CONTROL.search(escaped.replace("\t", "")) is None
 
 
@@ -136,7 +136,7 @@ def test_non_finite_floats_beside_a_lone_surrogate_stay_strict_json(two_views: T
     assert None is line["data"]["nan"]
     assert None is line["data"]["inf"]
     assert None is line["data"]["ninf"]
-    assert "\ud800" == line["data"]["s"]
+    assert line["data"]["s"] == "\ud800"
     assert None is line["data"]["nested"][0]
     assert None is line["data"]["nested"][1]["x"]["inf"]
 
@@ -148,12 +148,12 @@ def test_huge_int_bound_value_keeps_the_correlation_id(two_views: TwoViews) -> N
     with at.bind(correlation_id="cid-2", strategy_id=-(10**5000)):
         two_views.log.info("huge context", backtest_id=10**5000)
     first, second = strict_lines(two_views.json.getvalue())
-    assert ("cid-1", "huge bound", {"kept": 1}) == (
+    assert (
         first["correlation_id"],
         first["message"],
         first["data"],
-    )
-    assert ("cid-2", "huge context") == (second["correlation_id"], second["message"])
+    ) == ("cid-1", "huge bound", {"kept": 1})
+    assert (second["correlation_id"], second["message"]) == ("cid-2", "huge context")
     for value in (first["user_id"], second["strategy_id"], second["backtest_id"]):
         assert isinstance(value, str)
         assert "5001 digits" in value
@@ -164,7 +164,7 @@ def test_huge_int_correlation_id_is_bounded(two_views: TwoViews) -> None:
     """A 5,000-digit int as the correlation id itself is written bounded, with the message."""
     two_views.log.info("cid", correlation_id=10**5000)
     line = strict_lines(two_views.json.getvalue())[0]
-    assert "cid" == line["message"]
+    assert line["message"] == "cid"
     assert "5001 digits" in line["correlation_id"]
     assert line["correlation_id"].startswith("10000")
 
@@ -204,7 +204,7 @@ def test_unformattable_messages_never_raise_beside_foreign_handlers(
     """str/repr raising, a bad %-format or a mapping whose len raises: no exception, one line."""
     caplog.set_level(logging.INFO)
     at.get_logger("foreign.neighbours").warning(msg, *args)
-    assert 1 == len(caplog.records)
+    assert len(caplog.records) == 1
     assert shown in caplog.records[0].getMessage()
     assert shown in foreign_root_handler.getvalue()
     assert "Logging error" not in capsys.readouterr().err
@@ -220,7 +220,7 @@ def test_formattable_args_stay_on_the_record_for_foreign_handlers(
     at.get_logger("foreign.plain").info("n=%d %s", 3, "x")
     at.get_logger("foreign.plain").info("%(a)s", mapping)
     first, second = caplog.records
-    assert ("n=%d %s", (3, "x"), "n=3 x") == (first.msg, first.args, first.getMessage())
+    assert (first.msg, first.args, first.getMessage()) == ("n=%d %s", (3, "x"), "n=3 x")
     assert ("%(a)s", mapping, "1") == (second.msg, second.args, second.getMessage())
 
 
@@ -231,8 +231,8 @@ def test_hostile_data_and_extra_mappings_are_logged_not_raised(two_views: TwoVie
     log.info("extra", extra=IterRaises())
     two_views.log.info("bare", data=IterRaises())
     lines = strict_lines(two_views.json.getvalue())
-    assert ["data", "extra", "bare"] == [line["message"] for line in lines]
-    assert ["u1", "u1", None] == [line["user_id"] for line in lines]
+    assert [line["message"] for line in lines] == ["data", "extra", "bare"]
+    assert [line["user_id"] for line in lines] == ["u1", "u1", None]
 
 
 def test_event_and_logger_name_are_redacted_like_the_message(two_views: TwoViews) -> None:
@@ -265,5 +265,5 @@ def test_non_string_event_is_written_as_text(two_views: TwoViews) -> None:
     two_views.log.info("a", event=7)  # type: ignore[arg-type]
     two_views.log.info("b", event=Unprintable())  # type: ignore[arg-type]
     first, second = strict_lines(two_views.json.getvalue())
-    assert "7" == first["event"]
-    assert "<unrepresentable Unprintable>" == second["event"]
+    assert first["event"] == "7"
+    assert second["event"] == "<unrepresentable Unprintable>"
