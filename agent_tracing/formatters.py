@@ -263,17 +263,19 @@ def _fallback_line(record: logging.LogRecord, error: BaseException) -> dict[str,
         created = float(record.created)
     except Exception:
         created = 0.0
+    san = get_sanitizer()
+    name = _name_text(getattr(record, "name", ""), san)
     return {
         "timestamp": format_timestamp(created),
         "level": level_name(record) if isinstance(record.levelno, int) else "ERROR",
         "correlation_id": None,
-        "component": str(getattr(record, "name", "")),
+        "component": name,
         "user_id": None,
         "strategy_id": None,
         "backtest_id": None,
-        "message": get_sanitizer().text(safe_repr(getattr(record, "msg", None), 2000)),
-        "data": {"_log_error": f"{type(error).__name__}: {safe_repr(error, 500)}"},
-        "logger": str(getattr(record, "name", "")),
+        "message": san.text(safe_repr(getattr(record, "msg", None), 2000)),
+        "data": {"_log_error": san.text(f"{type(error).__name__}: {safe_repr(error, 500)}")},
+        "logger": name,
         "event": None,
         "span_id": None,
         "parent_span_id": None,
@@ -503,7 +505,13 @@ class ConsoleFormatter(colorlog.ColoredFormatter):
         try:
             return self._format(record)
         except Exception as error:
-            return escape_controls(f"{record.levelname} {record.name} - <log error: {error!r}>")
+            try:
+                san = self.sanitizer or get_sanitizer()
+                name = _name_text(record.name, san)
+                text = f"{record.levelname} {name} - <log error: {san.text(safe_repr(error, 500))}>"
+                return escape_controls(text)
+            except Exception:  # pragma: no cover - the record itself is unreadable
+                return "ERROR - <log error>"
 
     def _format(self, record: logging.LogRecord) -> str:
         fields = schema_fields(record, self.sanitizer)

@@ -267,3 +267,12 @@ def test_non_string_event_is_written_as_text(two_views: TwoViews) -> None:
     first, second = strict_lines(two_views.json.getvalue())
     assert first["event"] == "7"
     assert second["event"] == "<unrepresentable Unprintable>"
+
+
+def test_fallback_line_redacts_the_logger_name_and_error() -> None:
+    """When the real line cannot be built, the fallback line is redacted and valid too."""
+    record = logging.LogRecord(f"svc.{SECRET}", logging.INFO, "", 0, f"m {SECRET}", None, None)
+    record.created = f"not a time {SECRET}"  # type: ignore[assignment]
+    line = at.JsonFormatter().format_bytes(record).decode("utf-8")
+    assert SECRET not in line
+    assert "_log_error" in strict_lines(line)[0]["data"]
