@@ -217,7 +217,9 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
         else:
             msg = _message(record)
     level = record.levelname
-    name = _name_text(record.name, san)
+    texts = san._texts
+    raw_name = record.name  # redacted and bounded like the message; a repeated name: a lookup
+    name = (texts.get(raw_name) if raw_name.__class__ is str else None) or _name_text(raw_name, san)
     out: dict[str, Any] = {
         "timestamp": format_timestamp(record.created),
         "level": level if level in _LEVELS else level_name(record),
@@ -226,7 +228,7 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
         "user_id": uid,
         "strategy_id": sid,
         "backtest_id": bid,
-        "message": san._texts.get(msg) or san.text(msg),
+        "message": texts.get(msg) or san.text(msg),
         "data": data,
         "logger": name,
         "event": event if event is None else _name_text(event, san),
@@ -295,10 +297,20 @@ def _escape_match(match: re.Match[bytes]) -> bytes:
 
 def _escape_line_breaks(line: bytes) -> bytes:
     """Return ``line`` (orjson's output) with DEL, C1 and U+2028/U+2029 as JSON escapes."""
-    # Four byte searches: the regex only runs when one of the lead bytes is there at all.
-    if b"\x7f" in line or b"\xc2" in line or b"\xe2\x80\xa8" in line or b"\xe2\x80\xa9" in line:
-        return _LINE_BREAKING.sub(_escape_match, line)
-    return line
+    # An ASCII line (the usual one) needs one byte search; the regex only runs when a lead byte
+    # is there at all. Ints and ``find``: ``bytes in bytes`` first tries the needle as an int and
+    # raises and clears a TypeError, which costs more than the search.
+    if line.isascii():
+        if 0x7F not in line:
+            return line
+    elif (
+        0x7F not in line
+        and 0xC2 not in line
+        and line.find(b"\xe2\x80\xa8") < 0
+        and line.find(b"\xe2\x80\xa9") < 0
+    ):
+        return line
+    return _LINE_BREAKING.sub(_escape_match, line)
 
 
 def _strict(value: Any) -> Any:
@@ -391,14 +403,9 @@ class JsonFormatter(BaseJsonFormatter):
                     line = _orjson_dumps(fields, option=_NEWLINE)
                 except TypeError:
                     return _dumps(fields, _NEWLINE)
-                if (
-                    b"\x7f" in line
-                    or b"\xc2" in line
-                    or b"\xe2\x80\xa8" in line
-                    or b"\xe2\x80\xa9" in line
-                ):
-                    return _LINE_BREAKING.sub(_escape_match, line)
-                return line
+                if line.isascii() and 0x7F not in line:
+                    return line  # nothing to escape (the usual line: no call)
+                return _escape_line_breaks(line)
             log_data: dict[str, Any] = {}
             self.add_fields(log_data, record, {})
             return _dumps(self.process_log_record(log_data), orjson.OPT_APPEND_NEWLINE)

@@ -347,26 +347,31 @@ class BoundLogger:
                 exc = _exc_tuple(exc_info)
         # The caller, as ``Logger.findCaller`` finds it: the first frame outside the logging
         # modules, ``stacklevel`` frames up. The common case is one frame lookup and one cached
-        # file entry.
+        # entry per call site (a line number costs a walk of the code's line table).
         sinfo = None
         if _logging._srcfile:
             try:
                 frame = _getframe(2)  # the caller of the level method
-                code = frame.f_code
-                where = _files.get(code.co_filename) or _file_entry(code.co_filename)
-                if stacklevel != 1 or where[2]:
-                    frame = _walk(_getframe(1), stacklevel)
-                    code = frame.f_code
-                    where = _files.get(code.co_filename) or _file_entry(code.co_filename)
-                pathname = code.co_filename
-                lineno = frame.f_lineno
-                func = code.co_name
-                if stack_info:
-                    sinfo = _stack_text(frame)
             except ValueError:  # no caller frame (a call from C with no Python below)
-                pathname, lineno, func, where = _UNKNOWN_CALLER
+                frame = None
         else:  # the application turned the lookup off, as the stdlib allows
-            pathname, lineno, func, where = _UNKNOWN_CALLER
+            frame = None
+        if frame is not None:
+            code = frame.f_code
+            site = _sites.get((id(code), frame.f_lasti))
+            if site is None or site[0] is not code:
+                site = _site(frame)
+            if stacklevel != 1 or site[4]:
+                try:
+                    frame = _walk(_getframe(1), stacklevel)
+                except TypeError:  # a stacklevel that is not a number: the direct caller
+                    pass
+                site = _site(frame)
+            if stack_info:
+                sinfo = _stack_text(frame)
+        else:
+            site = _UNKNOWN_SITE
+        _, pathname, filename, module, _, lineno, func = site
         if logging._logRecordFactory is _LogRecord:  # type: ignore[attr-defined]
             # The stdlib's LogRecord.__init__, inline (same attributes, same order, same values
             # on 3.11 to 3.13), with the process name cached: a third of its cost.
@@ -380,8 +385,8 @@ class BoundLogger:
             record.levelname = _level_to_name.get(level) or logging.getLevelName(level)
             record.levelno = level
             record.pathname = pathname
-            record.filename = where[0]
-            record.module = where[1]
+            record.filename = filename
+            record.module = module
             record.exc_info = exc
             record.exc_text = None
             record.stack_info = sinfo
@@ -576,12 +581,31 @@ def _make_record(
 #: pathname -> (filename, module, whether the stdlib's caller lookup skips it), as
 #: ``LogRecord`` and ``findCaller`` derive them; a few entries per application.
 _files: dict[str, tuple[str, str, bool]] = {}
-_UNKNOWN_CALLER: tuple[str, int, str, tuple[str, str, bool]] = (
+#: A call site's record fields, keyed by (id of the code, offset of the call) and holding the code
+#: object (so that its id is not reused while the entry lives): (code, pathname, filename, module,
+#: internal, lineno, funcName).
+_Site = tuple[Any, str, str, str, bool, int, str]
+_sites: dict[tuple[int, int], _Site] = {}
+_UNKNOWN_SITE: _Site = (
+    None,
     "(unknown file)",
+    "(unknown file)",
+    "(unknown file)",  # what ``LogRecord`` derives from that pathname
+    False,
     0,
     "(unknown function)",
-    ("(unknown file)", "(unknown file)", False),
 )
+
+
+def _site(frame: Any) -> _Site:
+    code = frame.f_code
+    pathname = code.co_filename
+    where = _files.get(pathname) or _file_entry(pathname)
+    site = (code, pathname, where[0], where[1], where[2], frame.f_lineno, code.co_name)
+    if len(_sites) >= 4096:
+        _sites.clear()
+    _sites[id(code), frame.f_lasti] = site
+    return site
 
 
 def _file_entry(pathname: str) -> tuple[str, str, bool]:

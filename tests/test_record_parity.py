@@ -208,3 +208,29 @@ def test_context_still_rides_on_the_record(pair: Pair) -> None:
     with at.bind(correlation_id="cid-parity"):
         ours, _ = pair.both(lambda log: log.info("bound"))
     assert vars(ours)[ATTR_CONTEXT]["correlation_id"] == "cid-parity"
+
+
+def two_sites(log: Any) -> None:
+    """Two calls from one function, on two lines."""
+    log.info("first")
+    log.info("second")
+
+
+def test_each_call_site_has_its_own_line(pair: Pair) -> None:
+    """Two call sites in one code object get their own line numbers, every time."""
+    for _ in range(3):
+        pair.both(two_sites)
+        ours, std = pair.our_records.records[-2:], pair.std_records.records[-2:]
+        assert_same_record(ours[0], std[0])
+        assert_same_record(ours[1], std[1])
+        assert ours[1].lineno == ours[0].lineno + 1
+
+
+def test_a_bad_stacklevel_never_raises(pair: Pair) -> None:
+    """A stacklevel that is not a number names the direct caller instead of raising."""
+    pair.ours.info("odd", stacklevel="two")  # type: ignore[arg-type]
+    record = pair.our_records.records[-1]
+    assert (record.funcName, record.getMessage()) == (
+        "test_a_bad_stacklevel_never_raises",
+        "odd",
+    )
