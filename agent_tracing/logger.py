@@ -37,13 +37,6 @@ DEBUG, INFO, WARNING, ERROR, CRITICAL = (
     logging.ERROR,
     logging.CRITICAL,
 )
-_LEVEL_NAMES = {
-    DEBUG: "DEBUG",
-    INFO: "INFO",
-    WARNING: "WARNING",
-    ERROR: "ERROR",
-    CRITICAL: "CRITICAL",
-}
 # Keys of ``extra`` (and of ``bind()``) read as the line's own schema fields. The span fields let a
 # caller that tracks its own tree (a callback handler) place one line in a span without binding it.
 _EXTRA_FIELDS = frozenset((*CONTEXT_FIELDS, *SPAN_FIELDS))
@@ -95,6 +88,8 @@ def _exc_tuple(exc_info: Any) -> Any:
     if isinstance(exc_info, tuple):
         return exc_info
     info = sys.exc_info()
+    # Outside an except block the stdlib keeps (None, None, None), which its formatters print as
+    # "NoneType: None"; no exception is None here.
     return info if info[0] is not None else None
 
 
@@ -103,11 +98,16 @@ class BoundLogger:
 
     The level methods accept, besides the stdlib's ``exc_info``, ``stack_info``, ``stacklevel`` and
     ``extra``: ``data`` (a mapping added to the line's ``data``), ``event`` (a dotted event name)
-    and
-    the context fields ``correlation_id``, ``user_id``, ``strategy_id``, ``backtest_id`` and
+    and the context fields ``correlation_id``, ``user_id``, ``strategy_id``, ``backtest_id`` and
     ``component`` for this line only. Keys of ``extra`` that name context fields, ``span_id``,
     ``parent_span_id`` or ``data`` are read the same way (the seed's
     ``extra={"user_id": ..., "data": {...}}``); other keys of ``extra`` go into ``data``.
+
+    The record handed to the handlers is the one the stdlib's ``Logger`` would make for the same
+    call (caller file, line and function honouring ``stacklevel``, ``taskName`` on 3.12+, the
+    keys of ``extra`` as attributes), plus the line's fields under private names. A message that
+    cannot be made from ``msg`` and ``args`` (``str()`` raises, a ``%``-format that does not match)
+    reaches every handler as safe text, so no handler's formatting raises into the caller.
 
     ``exc_info`` also takes a dict ``{"type", "message", "traceback"}`` (strings or ``None``): an
     exception known only as text, such as a traceback relayed from another process; the line's
@@ -469,8 +469,8 @@ def _plain_logger_class(cls: type) -> bool:
 
 
 class _Record(logging.LogRecord):
-    """A ``LogRecord`` with the stdlib's attributes, set by :meth:`BoundLogger._log` without
-    ``findCaller`` (the record class queue mode copies cheaply)."""
+    """A ``LogRecord`` with the stdlib's attributes, set inline by :meth:`BoundLogger._log` (the
+    record class queue mode copies cheaply)."""
 
 
 def _merge_extra(
