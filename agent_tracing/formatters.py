@@ -297,20 +297,12 @@ def _escape_match(match: re.Match[bytes]) -> bytes:
 
 def _escape_line_breaks(line: bytes) -> bytes:
     """Return ``line`` (orjson's output) with DEL, C1 and U+2028/U+2029 as JSON escapes."""
-    # An ASCII line (the usual one) needs one byte search; the regex only runs when a lead byte
-    # is there at all. Ints and ``find``: ``bytes in bytes`` first tries the needle as an int and
-    # raises and clears a TypeError, which costs more than the search.
-    if line.isascii():
-        if 0x7F not in line:
-            return line
-    elif (
-        0x7F not in line
-        and 0xC2 not in line
-        and line.find(b"\xe2\x80\xa8") < 0
-        and line.find(b"\xe2\x80\xa9") < 0
-    ):
-        return line
-    return _LINE_BREAKING.sub(_escape_match, line)
+    # Three byte searches (memchr) for the lead bytes; the regex runs only when one is there.
+    # Int needles: ``bytes in bytes`` first tries the needle as an int and raises and clears a
+    # TypeError, which costs more than the search.
+    if 0x7F in line or 0xC2 in line or 0xE2 in line:
+        return _LINE_BREAKING.sub(_escape_match, line)
+    return line
 
 
 def _strict(value: Any) -> Any:
@@ -403,9 +395,9 @@ class JsonFormatter(BaseJsonFormatter):
                     line = _orjson_dumps(fields, option=_NEWLINE)
                 except TypeError:
                     return _dumps(fields, _NEWLINE)
-                if line.isascii() and 0x7F not in line:
-                    return line  # nothing to escape (the usual line: no call)
-                return _escape_line_breaks(line)
+                if 0x7F in line or 0xC2 in line or 0xE2 in line:  # see _escape_line_breaks
+                    return _LINE_BREAKING.sub(_escape_match, line)
+                return line
             log_data: dict[str, Any] = {}
             self.add_fields(log_data, record, {})
             return _dumps(self.process_log_record(log_data), orjson.OPT_APPEND_NEWLINE)
