@@ -4,7 +4,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps demo test lint typecheck pytest bench snapshots stress clean
+# The core (no framework) is also tested on the newest supported Python, in its own venv with only
+# the core dependencies and the test tools: the record is built inline and must match each version.
+PYTHON313 ?= $(shell for py in $$(ls -d $$HOME/.pyenv/versions/3.13*/bin/python3 2>/dev/null) \
+	$$(command -v python3.13); do "$$py" -c "import sys; assert sys.version_info[:2] == (3, 13)" \
+	2>/dev/null && echo "$$py" && break; done)
+VENV313 ?= .venv-py313
+STAMP313 := $(VENV313)/.installed
+CORE_TESTS := tests/test_config.py tests/test_context.py tests/test_formatters.py \
+	tests/test_imports.py tests/test_logger.py tests/test_record_parity.py tests/test_records.py \
+	tests/test_spans.py tests/test_testing.py tests/reliability/test_trust_lines.py
+
+.PHONY: install system-deps demo test lint typecheck pytest test-py313 bench snapshots stress clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +43,18 @@ typecheck: $(STAMP)
 pytest: $(STAMP) system-deps
 	$(PY) -m pytest
 
-test: lint typecheck pytest
+$(STAMP313): pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: set PYTHON313=/path/to/python3.13"; exit 1; }
+	test -x $(VENV313)/bin/python || $(PYTHON313) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(VENV313)/bin/python -m pip install --quiet -e . "pytest>=8.3,<10" "pytest-timeout>=2.3,<3" \
+		"syrupy>=4.8,<8" "hypothesis>=6.100,<7"
+	touch $(STAMP313)
+
+test-py313: $(STAMP313)
+	$(VENV313)/bin/python -m pytest -p no:cacheprovider $(CORE_TESTS)
+
+test: lint typecheck pytest test-py313
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
@@ -44,4 +66,4 @@ stress: $(STAMP)
 	$(PY) -m pytest -m stress tests/reliability -q -s --timeout 600
 
 clean:
-	rm -rf $(VENV) logs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV313) logs .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
@@ -19,13 +21,14 @@ from pythonjsonlogger.core import BaseJsonFormatter
 
 from agent_tracing import encoding as _encoding
 from agent_tracing.context import EXTRA_KEY
-from agent_tracing.encoding import Sanitizer, get_sanitizer, safe_repr
+from agent_tracing.encoding import Sanitizer, _type_name, get_sanitizer, safe_repr
 from agent_tracing.records import (
     ATTR_CONTEXT,
     ATTR_DATA,
     ATTR_EVENT,
     ATTR_EXCEPTION,
     ATTR_FIELDS,
+    ATTR_MESSAGE,
     exception_fields,
     format_timestamp,
     level_name,
@@ -71,12 +74,56 @@ def _tail(text: str, sanitizer: Sanitizer) -> str:
     return sanitizer.redactor.redact_text(text)
 
 
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+# Below this many bits ``str()`` of an int is cheap and under the interpreter's 4300-digit limit;
+# up to the second bound the leading digits are found by one division; past it only counted.
+_STR_INT_BITS = 14_000
+_HEAD_INT_BITS = 100_000
+_INT_HEAD = 20
+
+
+def _big_int(value: int) -> str:
+    """An int too big for a JSON number, as bounded text that says how many digits it had."""
+    sign = "-" if value < 0 else ""
+    magnitude = -value if value < 0 else value
+    bits = magnitude.bit_length()
+    if bits <= _STR_INT_BITS:
+        text = str(magnitude)
+        if len(text) <= 2 * _INT_HEAD:
+            return sign + text
+        return f"{sign}{text[:_INT_HEAD]}…[int of {len(text)} digits]"
+    digits = math.floor(bits * math.log10(2)) + 1  # this, or one less
+    if bits > _HEAD_INT_BITS:
+        return f"<int of about {digits} digits>"
+    if magnitude < 10 ** (digits - 1):
+        digits -= 1
+    head = magnitude // 10 ** (digits - _INT_HEAD)
+    return f"{sign}{head}…[int of {digits} digits]"
+
+
 def _clean_value(value: Any, san: Sanitizer) -> Any:
-    if value is None or value.__class__ is int:
+    if value is None:
         return value
-    if value.__class__ is str:
+    cls = value.__class__
+    if cls is int:
+        return value if _INT_MIN <= value <= _INT_MAX else _big_int(value)
+    if cls is str:
         return san._texts.get(value) or san.text(value)
     return san.clean(value)
+
+
+def _name_text(value: Any, san: Sanitizer) -> str | None:
+    """A logger name or event, redacted and bounded like the message (cached when short)."""
+    if value.__class__ is str:
+        return san._texts.get(value) or san.text(value)
+    if value is None:
+        return None
+    try:
+        text = str(value)
+    except Exception:
+        text = safe_repr(value)
+    return san.text(text if text.__class__ is str else safe_repr(value))
 
 
 # The bound context is one mapping shared by every line logged inside a binding: its cleaned
@@ -150,7 +197,10 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
     cid, uid, sid, bid, component, span_id, parent_span_id, extra = values
 
     if extra:
-        data = {**extra, **data} if isinstance(data, Mapping) else {**extra}
+        try:
+            data = {**extra, **data} if isinstance(data, Mapping) else {**extra}
+        except Exception:  # a mapping whose iteration raises: the context's data stays
+            data = {**extra, "_unreadable_data": _type_name(data)}
     if data is not None:
         if data.__class__ is dict or isinstance(data, Mapping):
             data = san.clean_mapping(data)
@@ -159,20 +209,29 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
 
     msg = record.msg
     if msg.__class__ is not str or record.args:
-        msg = _message(record)
+        # Our logger rendered it already (at call time, for the other handlers' sake); a filter
+        # that replaced ``msg`` or ``args`` since then is honoured.
+        rendered = attrs.get(ATTR_MESSAGE)
+        if rendered is not None and rendered[0] is msg and rendered[1] is record.args:
+            msg = rendered[2]
+        else:
+            msg = _message(record)
     level = record.levelname
+    texts = san._texts
+    raw_name = record.name  # redacted and bounded like the message; a repeated name: a lookup
+    name = (texts.get(raw_name) if raw_name.__class__ is str else None) or _name_text(raw_name, san)
     out: dict[str, Any] = {
         "timestamp": format_timestamp(record.created),
         "level": level if level in _LEVELS else level_name(record),
         "correlation_id": cid,
-        "component": record.name if component is None else component,
+        "component": name if component is None else component,
         "user_id": uid,
         "strategy_id": sid,
         "backtest_id": bid,
-        "message": san._texts.get(msg) or san.text(msg),
+        "message": texts.get(msg) or san.text(msg),
         "data": data,
-        "logger": record.name,
-        "event": event,
+        "logger": name,
+        "event": event if event is None else _name_text(event, san),
         "span_id": span_id,
         "parent_span_id": parent_span_id,
     }
@@ -206,34 +265,80 @@ def _fallback_line(record: logging.LogRecord, error: BaseException) -> dict[str,
         created = float(record.created)
     except Exception:
         created = 0.0
+    san = get_sanitizer()
+    name = _name_text(getattr(record, "name", ""), san)
     return {
         "timestamp": format_timestamp(created),
         "level": level_name(record) if isinstance(record.levelno, int) else "ERROR",
         "correlation_id": None,
-        "component": str(getattr(record, "name", "")),
+        "component": name,
         "user_id": None,
         "strategy_id": None,
         "backtest_id": None,
-        "message": get_sanitizer().text(safe_repr(getattr(record, "msg", None), 2000)),
-        "data": {"_log_error": f"{type(error).__name__}: {safe_repr(error, 500)}"},
-        "logger": str(getattr(record, "name", "")),
+        "message": san.text(safe_repr(getattr(record, "msg", None), 2000)),
+        "data": {"_log_error": san.text(f"{type(error).__name__}: {safe_repr(error, 500)}")},
+        "logger": name,
         "event": None,
         "span_id": None,
         "parent_span_id": None,
     }
 
 
+# orjson writes these raw; Python's ``str.splitlines()`` (and some viewers) break a line on them:
+# DEL, the C1 controls (U+0080-U+009F, among them NEL U+0085) and U+2028/U+2029. In UTF-8 they are
+# b"\x7f", b"\xc2\x80"-b"\xc2\x9f" and b"\xe2\x80\xa8"/b"\xe2\x80\xa9", and those bytes occur in
+# orjson's output only inside strings, where a ``\uXXXX`` escape is the same text.
+_LINE_BREAKING = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]")
+
+
+def _escape_match(match: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(match.group().decode("utf-8"))
+
+
+def _escape_line_breaks(line: bytes) -> bytes:
+    """Return ``line`` (orjson's output) with DEL, C1 and U+2028/U+2029 as JSON escapes."""
+    # Three byte searches (memchr) for the lead bytes; the regex runs only when one is there.
+    # Int needles: ``bytes in bytes`` first tries the needle as an int and raises and clears a
+    # TypeError, which costs more than the search.
+    if 0x7F in line or 0xC2 in line or 0xE2 in line:
+        return _LINE_BREAKING.sub(_escape_match, line)
+    return line
+
+
+def _strict(value: Any) -> Any:
+    """``value`` with what strict JSON cannot hold replaced: non-finite floats become null (as
+    orjson writes them), ints past the stdlib's digit limit become bounded text."""
+    cls = value.__class__
+    if cls is dict:
+        return {key: _strict(item) for key, item in value.items()}
+    if cls is list or cls is tuple:
+        return [_strict(item) for item in value]
+    if cls is float:
+        return value if math.isfinite(value) else None
+    if cls is int and not _INT_MIN <= value <= _INT_MAX:
+        return _big_int(value)
+    return value
+
+
 def _dumps(payload: dict[str, Any], option: int = 0) -> bytes:
     try:
-        return orjson.dumps(payload, option=option)
+        return _escape_line_breaks(orjson.dumps(payload, option=option))
     except TypeError:
-        # Lone surrogates or the like: the stdlib encoder escapes what orjson refuses.
-        text = json.dumps(payload, ensure_ascii=True, default=safe_repr)
+        # Lone surrogates or the like: the stdlib encoder escapes what orjson refuses (and, with
+        # ``ensure_ascii``, every non-ASCII character and DEL). Its NaN/Infinity are not JSON.
+        text = json.dumps(_strict(payload), ensure_ascii=True, default=safe_repr, allow_nan=False)
         return (text + "\n" if option else text).encode("ascii")
 
 
 _orjson_dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+_LAST_RESORT_LINE = orjson.dumps(
+    dict.fromkeys(SCHEMA_KEYS)
+    | {"timestamp": "1970-01-01T00:00:00.000Z", "level": "ERROR", "message": "<log error>"},
+    option=orjson.OPT_APPEND_NEWLINE,
+)
 
 
 class JsonFormatter(BaseJsonFormatter):
@@ -287,14 +392,20 @@ class JsonFormatter(BaseJsonFormatter):
             if self._plain:
                 fields = schema_fields(record, self.sanitizer)
                 try:
-                    return _orjson_dumps(fields, option=_NEWLINE)
+                    line = _orjson_dumps(fields, option=_NEWLINE)
                 except TypeError:
                     return _dumps(fields, _NEWLINE)
+                if 0x7F in line or 0xC2 in line or 0xE2 in line:  # see _escape_line_breaks
+                    return _LINE_BREAKING.sub(_escape_match, line)
+                return line
             log_data: dict[str, Any] = {}
             self.add_fields(log_data, record, {})
             return _dumps(self.process_log_record(log_data), orjson.OPT_APPEND_NEWLINE)
         except Exception as error:
-            return _dumps(_fallback_line(record, error), orjson.OPT_APPEND_NEWLINE)
+            try:
+                return _dumps(_fallback_line(record, error), orjson.OPT_APPEND_NEWLINE)
+            except Exception:  # pragma: no cover - the fallback itself failed: a fixed line
+                return _LAST_RESORT_LINE
 
     def format(self, record: logging.LogRecord) -> str:
         return self.format_bytes(record)[:-1].decode("utf-8")
@@ -393,7 +504,13 @@ class ConsoleFormatter(colorlog.ColoredFormatter):
         try:
             return self._format(record)
         except Exception as error:
-            return escape_controls(f"{record.levelname} {record.name} - <log error: {error!r}>")
+            try:
+                san = self.sanitizer or get_sanitizer()
+                name = _name_text(record.name, san)
+                text = f"{record.levelname} {name} - <log error: {san.text(safe_repr(error, 500))}>"
+                return escape_controls(text)
+            except Exception:  # pragma: no cover - the record itself is unreadable
+                return "ERROR - <log error>"
 
     def _format(self, record: logging.LogRecord) -> str:
         fields = schema_fields(record, self.sanitizer)
@@ -410,7 +527,7 @@ class ConsoleFormatter(colorlog.ColoredFormatter):
         # Context values come from clients too (a correlation id header, a bound user id): they
         # are escaped like the message, or one could forge a line or recolour the terminal.
         values.update(
-            name=_escaped(record.name),
+            name=_escaped(fields["logger"]),
             message=escape_controls(fields["message"]),
             levelname=fields["level"],
             short_correlation_id=escape_controls(str(cid)[:8]) if cid else "-",

@@ -18,7 +18,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from agent_tracing.context import _CONTEXT, CONTEXT_FIELDS, SPAN_FIELDS
-from agent_tracing.records import ATTR_CONTEXT, ATTR_DATA, ATTR_EVENT, ATTR_EXCEPTION, ATTR_FIELDS
+from agent_tracing.encoding import _type_name, safe_repr
+from agent_tracing.records import (
+    ATTR_CONTEXT,
+    ATTR_DATA,
+    ATTR_EVENT,
+    ATTR_EXCEPTION,
+    ATTR_FIELDS,
+    ATTR_MESSAGE,
+)
 
 __all__ = ["BoundLogger", "get_logger"]
 
@@ -29,19 +37,19 @@ DEBUG, INFO, WARNING, ERROR, CRITICAL = (
     logging.ERROR,
     logging.CRITICAL,
 )
-_LEVEL_NAMES = {
-    DEBUG: "DEBUG",
-    INFO: "INFO",
-    WARNING: "WARNING",
-    ERROR: "ERROR",
-    CRITICAL: "CRITICAL",
-}
 # Keys of ``extra`` (and of ``bind()``) read as the line's own schema fields. The span fields let a
 # caller that tracks its own tree (a callback handler) place one line in a span without binding it.
 _EXTRA_FIELDS = frozenset((*CONTEXT_FIELDS, *SPAN_FIELDS))
 _LogRecord = logging.LogRecord
-_start_time = logging._startTime  # type: ignore[attr-defined]
+_logging = logging
+_level_to_name: dict[int, str] = logging._levelToName
+# The stdlib's start time: float seconds up to 3.12, integer nanoseconds from 3.13.
+_start: float | int = logging._startTime  # type: ignore[attr-defined]
+_start_ns = _start if isinstance(_start, int) else round(_start * 1e9)
+# Records carry the asyncio task's name from 3.12 on.
+_TASK_NAMES = sys.version_info >= (3, 12)
 _time_ns = time.time_ns
+_getframe = sys._getframe
 _new_record = object.__new__
 
 
@@ -80,6 +88,8 @@ def _exc_tuple(exc_info: Any) -> Any:
     if isinstance(exc_info, tuple):
         return exc_info
     info = sys.exc_info()
+    # Outside an except block the stdlib keeps (None, None, None), which its formatters print as
+    # "NoneType: None"; no exception is None here.
     return info if info[0] is not None else None
 
 
@@ -88,11 +98,16 @@ class BoundLogger:
 
     The level methods accept, besides the stdlib's ``exc_info``, ``stack_info``, ``stacklevel`` and
     ``extra``: ``data`` (a mapping added to the line's ``data``), ``event`` (a dotted event name)
-    and
-    the context fields ``correlation_id``, ``user_id``, ``strategy_id``, ``backtest_id`` and
+    and the context fields ``correlation_id``, ``user_id``, ``strategy_id``, ``backtest_id`` and
     ``component`` for this line only. Keys of ``extra`` that name context fields, ``span_id``,
     ``parent_span_id`` or ``data`` are read the same way (the seed's
     ``extra={"user_id": ..., "data": {...}}``); other keys of ``extra`` go into ``data``.
+
+    The record handed to the handlers is the one the stdlib's ``Logger`` would make for the same
+    call (caller file, line and function honouring ``stacklevel``, ``taskName`` on 3.12+, the
+    keys of ``extra`` as attributes), plus the line's fields under private names. A message that
+    cannot be made from ``msg`` and ``args`` (``str()`` raises, a ``%``-format that does not match)
+    reaches every handler as safe text, so no handler's formatting raises into the caller.
 
     ``exc_info`` also takes a dict ``{"type", "message", "traceback"}`` (strings or ``None``): an
     exception known only as text, such as a traceback relayed from another process; the line's
@@ -144,7 +159,7 @@ class BoundLogger:
     ) -> None:
         """Log at DEBUG (see the class docstring for the keywords)."""
         if self._logger.isEnabledFor(DEBUG):
-            self._log(DEBUG, msg, args, data, event, exc_info, stack_info, extra,
+            self._log(DEBUG, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
                       correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
 
     def info(
@@ -165,7 +180,7 @@ class BoundLogger:
     ) -> None:
         """Log at INFO (see the class docstring for the keywords)."""
         if self._logger.isEnabledFor(INFO):
-            self._log(INFO, msg, args, data, event, exc_info, stack_info, extra,
+            self._log(INFO, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
                       correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
 
     def warning(
@@ -186,7 +201,7 @@ class BoundLogger:
     ) -> None:
         """Log at WARNING (see the class docstring for the keywords)."""
         if self._logger.isEnabledFor(WARNING):
-            self._log(WARNING, msg, args, data, event, exc_info, stack_info, extra,
+            self._log(WARNING, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
                       correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
 
     def error(
@@ -207,7 +222,7 @@ class BoundLogger:
     ) -> None:
         """Log at ERROR (see the class docstring for the keywords)."""
         if self._logger.isEnabledFor(ERROR):
-            self._log(ERROR, msg, args, data, event, exc_info, stack_info, extra,
+            self._log(ERROR, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
                       correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
 
     def exception(
@@ -228,7 +243,7 @@ class BoundLogger:
     ) -> None:
         """Log at ERROR with the exception being handled (see the class docstring)."""
         if self._logger.isEnabledFor(ERROR):
-            self._log(ERROR, msg, args, data, event, exc_info, stack_info, extra,
+            self._log(ERROR, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
                       correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
 
     def critical(
@@ -249,7 +264,7 @@ class BoundLogger:
     ) -> None:
         """Log at CRITICAL (see the class docstring for the keywords)."""
         if self._logger.isEnabledFor(CRITICAL):
-            self._log(CRITICAL, msg, args, data, event, exc_info, stack_info, extra,
+            self._log(CRITICAL, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
                       correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
 
     def log(
@@ -273,7 +288,7 @@ class BoundLogger:
         if not isinstance(level, int):
             raise TypeError("level must be an integer")
         if self._logger.isEnabledFor(level):
-            self._log(level, msg, args, data, event, exc_info, stack_info, extra,
+            self._log(level, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
                       correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
 
     warn = warning
@@ -289,6 +304,7 @@ class BoundLogger:
         exc_info: Any,
         stack_info: bool,
         extra: Mapping[str, Any] | None,
+        stacklevel: int,
         correlation_id: Any,
         user_id: Any,
         strategy_id: Any,
@@ -297,11 +313,11 @@ class BoundLogger:
     ) -> None:
         fields: dict[str, Any] | None = None
         bound = self._bound
-        if bound is not None or extra:
-            if bound is None and _EXTRA_FIELDS.issuperset(extra):  # type: ignore[arg-type]
-                fields = dict(extra)  # type: ignore[arg-type]  # schema fields only: no merge
+        if bound is not None or extra is not None:
+            if bound is None and extra.__class__ is dict and _EXTRA_FIELDS.issuperset(extra):
+                fields = dict(extra) or None  # schema fields only
             else:
-                data, fields = self._merge_extra(bound, extra, data)
+                data, fields = _merge_extra(bound, extra, data)
         if (
             correlation_id is not None
             or user_id is not None
@@ -320,52 +336,93 @@ class BoundLogger:
             if component is not None:
                 fields["component"] = component
         logger = self._logger
-        if args and len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
-            args = args[0]  # type: ignore[assignment]  # the stdlib's "%(key)s" with one mapping
+        rendered = None
+        if args or msg.__class__ is not str:
+            msg, args, rendered = _render(msg, args)
         exc = parsed = None
         if exc_info:
             if exc_info.__class__ is dict:
                 parsed = exc_info
             else:
                 exc = _exc_tuple(exc_info)
+        # The caller, as ``Logger.findCaller`` finds it: the first frame outside the logging
+        # modules, ``stacklevel`` frames up. The common case is one frame lookup and one cached
+        # entry per call site (a line number costs a walk of the code's line table).
+        sinfo = None
+        if _logging._srcfile:
+            try:
+                frame = _getframe(2)  # the caller of the level method
+            except ValueError:  # no caller frame (a call from C with no Python below)
+                frame = None
+        else:  # the application turned the lookup off, as the stdlib allows
+            frame = None
+        if frame is not None:
+            code = frame.f_code
+            site = _sites.get((id(code), frame.f_lasti))
+            if site is None or site[0] is not code:
+                site = _site(frame)
+            if stacklevel != 1 or site[4]:
+                try:
+                    frame = _walk(_getframe(1), stacklevel)
+                except TypeError:  # a stacklevel that is not a number: the direct caller
+                    pass
+                site = _site(frame)
+            if stack_info:
+                sinfo = _stack_text(frame)
+        else:
+            site = _UNKNOWN_SITE
+        _, pathname, filename, module, _, lineno, func = site
         if logging._logRecordFactory is _LogRecord:  # type: ignore[attr-defined]
-            # The stdlib's LogRecord.__init__, inline, without the call-site lookup (the schema
-            # has no file or line) and with the process name cached: a third of its cost.
+            # The stdlib's LogRecord.__init__, inline (same attributes, same order, same values
+            # on 3.11 to 3.13), with the process name cached: a third of its cost.
             now_ns = _time_ns()
             pid = _pid[0]
             cached = _pid_name
             record: logging.LogRecord = _new_record(_Record)
             record.name = logger.name
             record.msg = msg
-            record.args = args or None
-            record.levelname = _LEVEL_NAMES.get(level) or logging.getLevelName(level)
+            record.args = args
+            record.levelname = _level_to_name.get(level) or logging.getLevelName(level)
             record.levelno = level
-            record.pathname = ""
-            record.filename = ""
-            record.module = ""
+            record.pathname = pathname
+            record.filename = filename
+            record.module = module
             record.exc_info = exc
             record.exc_text = None
-            record.stack_info = None
-            record.lineno = 0
-            record.funcName = ""
-            record.created = now_ns / 1e9
-            record.msecs = (now_ns % 1_000_000_000) // 1_000_000 + 0.0
-            record.relativeCreated = (now_ns / 1e9 - _start_time) * 1000
-            record.thread = _get_ident()
-            record.threadName = _current_thread().name
-            record.processName = cached[1] if cached[0] == pid else _process_name(pid)
-            record.process = pid
+            record.stack_info = sinfo
+            record.lineno = lineno
+            record.funcName = func
+            record.created = created = now_ns / 1e9
+            msecs = (now_ns % 1_000_000_000) // 1_000_000 + 0.0
+            if msecs == 999.0 and int(created) != now_ns // 1_000_000_000:
+                msecs = 0.0  # the float seconds rounded up to the next second (3.13's rule)
+            record.msecs = msecs
+            record.relativeCreated = (now_ns - _start_ns) / 1e6
+            if _logging.logThreads:
+                record.thread = _get_ident()
+                record.threadName = _current_thread().name
+            else:
+                record.thread = record.threadName = None
+            if _logging.logMultiprocessing:
+                record.processName = cached[1] if cached[0] == pid else _process_name(pid)
+            else:
+                record.processName = None
+            record.process = pid if _logging.logProcesses else None
+            if _TASK_NAMES:
+                record.taskName = _task_name() if _logging.logAsyncioTasks else None  # type: ignore[attr-defined]
         else:
-            record = self._make_record(logger.name, level, msg, args, exc)
+            record = _make_record(logger.name, level, pathname, lineno, msg, args, exc, func, sinfo)
         attrs = record.__dict__
+        if extra is not None:
+            _set_extra(attrs, extra)
         attrs[ATTR_CONTEXT] = _CONTEXT.get()
         attrs[ATTR_FIELDS] = fields
         attrs[ATTR_DATA] = data
         attrs[ATTR_EVENT] = event
+        if rendered is not None:
+            attrs[ATTR_MESSAGE] = (msg, args, rendered)
         if parsed is not None:
             attrs[ATTR_EXCEPTION] = parsed
-        if stack_info:
-            attrs["stack_info"] = _stack_text()
         if logger.__class__ is not _StdLogger and not _plain_logger_class(logger.__class__):
             logger.handle(record)
             return
@@ -391,44 +448,9 @@ class BoundLogger:
         if not found:
             logger.callHandlers(record)  # no handler anywhere: the stdlib's last-resort rules
 
-    @staticmethod
-    def _merge_extra(
-        bound: Mapping[str, Any] | None, extra: Mapping[str, Any] | None, data: Any
-    ) -> tuple[Any, dict[str, Any] | None]:
-        fields: dict[str, Any] = {}
-        more: dict[str, Any] = {}
-        for source in (bound, extra):
-            if not source:
-                continue
-            for key, value in source.items():
-                if key in _EXTRA_FIELDS:
-                    fields[key] = value
-                elif key == "data" and isinstance(value, Mapping):
-                    more.update(value)
-                elif key == "event":
-                    continue
-                else:
-                    more[key] = value
-        if more:
-            data = (
-                {**more, **data}
-                if isinstance(data, Mapping)
-                else (more if data is None else {**more, "value": data})
-            )
-        return data, (fields or None)
-
-    @staticmethod
-    def _make_record(
-        name: str, level: int, msg: object, args: tuple[object, ...], exc_info: Any
-    ) -> logging.LogRecord:
-        """A record from a record factory the application installed (the default one is built
-        inline in :meth:`_log`)."""
-        return logging.getLogRecordFactory()(
-            name, level, "", 0, msg, args or None, exc_info, None, None
-        )
-
 
 _StdLogger = logging.Logger
+_OUR_FILE = os.path.normcase(BoundLogger._log.__code__.co_filename)
 _get_ident = threading.get_ident
 _current_thread = threading.current_thread
 _plain_classes: dict[type, bool] = {}
@@ -447,14 +469,199 @@ def _plain_logger_class(cls: type) -> bool:
 
 
 class _Record(logging.LogRecord):
-    """A ``LogRecord`` with the stdlib's attributes, set by :meth:`BoundLogger._log` without
-    ``findCaller`` (the record class queue mode copies cheaply)."""
+    """A ``LogRecord`` with the stdlib's attributes, set inline by :meth:`BoundLogger._log` (the
+    record class queue mode copies cheaply)."""
 
 
-def _stack_text() -> str:
+def _merge_extra(
+    bound: Mapping[str, Any] | None, extra: Mapping[str, Any] | None, data: Any
+) -> tuple[Any, dict[str, Any] | None]:
+    """Split the bound fields and ``extra`` into schema fields and ``data`` keys."""
+    fields: dict[str, Any] = {}
+    more: dict[str, Any] = {}
+    for source in (bound, extra):
+        if source is None:
+            continue
+        try:
+            items = list(source.items())
+        except Exception:  # a mapping whose iteration raises: the line says so, never raises
+            more["_unreadable_extra"] = _type_name(source)
+            continue
+        for key, value in items:
+            if key in _EXTRA_FIELDS:
+                fields[key] = value
+            elif key == "data" and isinstance(value, Mapping):
+                try:
+                    more.update(value)
+                except Exception:
+                    more["_unreadable_data"] = _type_name(value)
+            elif key == "event":
+                continue
+            else:
+                more[key] = value
+    if more:
+        if isinstance(data, Mapping):
+            try:
+                data = {**more, **data}
+            except Exception:
+                data = {**more, "_unreadable_data": _type_name(data)}
+        else:
+            data = more if data is None else {**more, "value": data}
+    return data, (fields or None)
+
+
+def _set_extra(attrs: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    """Put ``extra``'s keys on the record as ``Logger.makeRecord`` does, for other handlers'
+    formats; a key that would overwrite a record attribute is skipped, never raised."""
+    try:
+        for key, value in extra.items():
+            if key not in attrs and key not in {"message", "asctime"}:
+                attrs[key] = value
+    except Exception:  # a mapping whose iteration raises: ``data`` already says so
+        pass
+
+
+def _render(msg: object, args: tuple[object, ...]) -> tuple[object, Any, str | None]:
+    """Return the record's ``msg`` and ``args`` and the message they make.
+
+    ``msg`` and ``args`` stay as given (other handlers may group lines by the template) when
+    the message can be made from them; when it cannot (``str()`` raises, a ``%``-format that does
+    not match, a mapping whose truth test raises), the record carries the safe text instead and no
+    ``args``, so that no handler's ``getMessage()`` raises into the caller.
+    """
+    try:
+        if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+            args = args[0]  # type: ignore[assignment]  # the stdlib's "%(key)s" with one mapping
+    except Exception:
+        # The stdlib would raise here; the mapping can still fill the format.
+        text = _made(msg, args[0], True)
+        return text if text is not None else _unformattable(msg, args), (), None
+    text = _made(msg, args)
+    if text is None:
+        return _unformattable(msg, args), (), None
+    return msg, args, text
+
+
+def _made(msg: object, args: Any, fill: bool = False) -> str | None:
+    try:
+        text = msg if msg.__class__ is str else str(msg)
+        if fill or args:
+            text = text % args
+    except Exception:
+        return None
+    return text if text.__class__ is str else None
+
+
+def _unformattable(msg: object, args: Any) -> str:
+    if not args:
+        return safe_repr(msg)
+    return f"{safe_repr(msg)} (unformattable with args {safe_repr(args)})"
+
+
+def _make_record(
+    name: str,
+    level: int,
+    pathname: str,
+    lineno: int,
+    msg: object,
+    args: Any,
+    exc_info: Any,
+    func: str | None,
+    sinfo: str | None,
+) -> logging.LogRecord:
+    """A record from a record factory the application installed (the default one is built
+    inline in :meth:`BoundLogger._log`)."""
+    if args.__class__ is not tuple:
+        args = (args,)  # the factory unwraps the single mapping itself, as the stdlib's does
+    return logging.getLogRecordFactory()(
+        name, level, pathname, lineno, msg, args, exc_info, func, sinfo
+    )
+
+
+#: pathname -> (filename, module, whether the stdlib's caller lookup skips it), as
+#: ``LogRecord`` and ``findCaller`` derive them; a few entries per application.
+_files: dict[str, tuple[str, str, bool]] = {}
+#: A call site's record fields, keyed by (id of the code, offset of the call) and holding the code
+#: object (so that its id is not reused while the entry lives): (code, pathname, filename, module,
+#: internal, lineno, funcName).
+_Site = tuple[Any, str, str, str, bool, int, str]
+_sites: dict[tuple[int, int], _Site] = {}
+_UNKNOWN_SITE: _Site = (
+    None,
+    "(unknown file)",
+    "(unknown file)",
+    "(unknown file)",  # what ``LogRecord`` derives from that pathname
+    False,
+    0,
+    "(unknown function)",
+)
+
+
+def _site(frame: Any) -> _Site:
+    code = frame.f_code
+    pathname = code.co_filename
+    where = _files.get(pathname) or _file_entry(pathname)
+    site = (code, pathname, where[0], where[1], where[2], frame.f_lineno, code.co_name)
+    if len(_sites) >= 4096:
+        _sites.clear()
+    _sites[id(code), frame.f_lasti] = site
+    return site
+
+
+def _file_entry(pathname: str) -> tuple[str, str, bool]:
+    try:
+        filename = os.path.basename(pathname)
+        module = os.path.splitext(filename)[0]
+    except (TypeError, ValueError, AttributeError):
+        filename = pathname
+        module = "Unknown module"
+    normal = os.path.normcase(pathname)
+    # The stdlib's internal frames (its logging module, the import machinery) and ours.
+    internal = normal in (_logging._srcfile, _OUR_FILE) or (
+        "importlib" in normal and "_bootstrap" in normal
+    )
+    if len(_files) >= 1024:
+        _files.clear()
+    entry = (filename, module, internal)
+    _files[pathname] = entry
+    return entry
+
+
+def _walk(frame: Any, stacklevel: int) -> Any:
+    """``Logger.findCaller``'s walk from the level method's frame: ``stacklevel`` frames up,
+    not counting the logging modules' own."""
+    while stacklevel > 0:
+        older = frame.f_back
+        if older is None:
+            break
+        frame = older
+        code = frame.f_code
+        if not (_files.get(code.co_filename) or _file_entry(code.co_filename))[2]:
+            stacklevel -= 1
+    return frame
+
+
+def _stack_text(frame: Any) -> str:
     import traceback
 
-    return "Stack (most recent call last):\n" + "".join(traceback.format_stack()[:-3]).rstrip("\n")
+    text = "Stack (most recent call last):\n" + "".join(traceback.format_stack(frame))
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _task_name() -> str | None:
+    """The current asyncio task's name, as ``LogRecord`` finds it on 3.12+ (without raising
+    and catching when no loop runs)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        loop = asyncio._get_running_loop()
+        if loop is None:
+            return None
+        name: str = asyncio.current_task(loop).get_name()
+    except Exception:  # no task (a callback of the loop): None, as the stdlib's lookup gives
+        return None
+    return name
 
 
 def get_logger(name: str | None = None, component: str | None = None) -> BoundLogger:

@@ -24,6 +24,8 @@ ATTR_FIELDS = "_at_fields"
 ATTR_DATA = "_at_data"
 ATTR_EVENT = "_at_event"
 ATTR_EXCEPTION = "_at_exc"
+#: ``(msg, args, text)``: the message our logger rendered at call time from that ``msg``/``args``.
+ATTR_MESSAGE = "_at_msg"
 
 _STANDARD_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 
