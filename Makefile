@@ -13,7 +13,9 @@ VENV313 ?= .venv-py313
 STAMP313 := $(VENV313)/.installed
 CORE_TESTS := tests/test_config.py tests/test_context.py tests/test_formatters.py \
 	tests/test_imports.py tests/test_logger.py tests/test_record_parity.py tests/test_records.py \
-	tests/test_spans.py tests/test_testing.py tests/reliability/test_trust_lines.py
+	tests/test_spans.py tests/test_testing.py tests/test_handlers.py \
+	tests/reliability/test_trust_lines.py tests/reliability/test_trust_lost.py \
+	tests/reliability/test_trust_secrets.py tests/reliability/test_trust_encoding.py
 
 .PHONY: install system-deps demo test lint typecheck pytest test-py313 bench snapshots stress clean
 

@@ -42,6 +42,7 @@ _MISSING: Any = object()
 _INT_SAFE_BITS = 14_000
 _INT_COUNT_BITS = 2_000_000
 _INT_EDGE = 20  # digits kept at each end of a bounded int
+_INT_SHOWN = 64  # an int of at most this many digits is written whole
 _LOG10_2 = 0.30102999566398120
 
 
@@ -92,7 +93,13 @@ def bounded_int(value: int) -> str:
     """
     try:
         if value.bit_length() <= _INT_SAFE_BITS:
-            return int.__repr__(value)
+            text = int.__repr__(value)
+            sign = "-" if text[0] == "-" else ""
+            digits = len(text) - len(sign)
+            if digits <= _INT_SHOWN:
+                return text
+            head = text[len(sign) : len(sign) + _INT_EDGE]
+            return f"{sign}{head}…{text[-_INT_EDGE:]}[{digits} digits]"
     except ValueError:  # pragma: no cover - the application lowered the digit limit
         pass
     try:

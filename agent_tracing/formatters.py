@@ -21,7 +21,7 @@ from pythonjsonlogger.core import BaseJsonFormatter
 
 from agent_tracing import encoding as _encoding
 from agent_tracing.context import EXTRA_KEY
-from agent_tracing.encoding import Sanitizer, _type_name, get_sanitizer, safe_repr
+from agent_tracing.encoding import Sanitizer, _type_name, bounded_int, get_sanitizer, safe_repr
 from agent_tracing.records import (
     ATTR_CONTEXT,
     ATTR_DATA,
@@ -76,30 +76,6 @@ def _tail(text: str, sanitizer: Sanitizer) -> str:
 
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
-# Below this many bits ``str()`` of an int is cheap and under the interpreter's 4300-digit limit;
-# up to the second bound the leading digits are found by one division; past it only counted.
-_STR_INT_BITS = 14_000
-_HEAD_INT_BITS = 100_000
-_INT_HEAD = 20
-
-
-def _big_int(value: int) -> str:
-    """An int too big for a JSON number, as bounded text that says how many digits it had."""
-    sign = "-" if value < 0 else ""
-    magnitude = -value if value < 0 else value
-    bits = magnitude.bit_length()
-    if bits <= _STR_INT_BITS:
-        text = str(magnitude)
-        if len(text) <= 2 * _INT_HEAD:
-            return sign + text
-        return f"{sign}{text[:_INT_HEAD]}…[int of {len(text)} digits]"
-    digits = math.floor(bits * math.log10(2)) + 1  # this, or one less
-    if bits > _HEAD_INT_BITS:
-        return f"<int of about {digits} digits>"
-    if magnitude < 10 ** (digits - 1):
-        digits -= 1
-    head = magnitude // 10 ** (digits - _INT_HEAD)
-    return f"{sign}{head}…[int of {digits} digits]"
 
 
 def _clean_value(value: Any, san: Sanitizer) -> Any:
@@ -107,7 +83,7 @@ def _clean_value(value: Any, san: Sanitizer) -> Any:
         return value
     cls = value.__class__
     if cls is int:
-        return value if _INT_MIN <= value <= _INT_MAX else _big_int(value)
+        return value if _INT_MIN <= value <= _INT_MAX else bounded_int(value)
     if cls is str:
         return san._texts.get(value) or san.text(value)
     return san.clean(value)
@@ -316,7 +292,7 @@ def _strict(value: Any) -> Any:
     if cls is float:
         return value if math.isfinite(value) else None
     if cls is int and not _INT_MIN <= value <= _INT_MAX:
-        return _big_int(value)
+        return bounded_int(value)
     return value
 
 

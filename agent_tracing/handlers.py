@@ -399,8 +399,10 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
         if ctx and ctx is not _safe_context:
             attrs[ATTR_CONTEXT] = _snapshot_context(ctx)
         if record.exc_info or record.exc_text:
-            prepared.__dict__[ATTR_EXCEPTION] = exception_fields(record.exc_info, record.exc_text)
-            prepared.exc_text = prepared.__dict__[ATTR_EXCEPTION]["traceback"]
+            exc = exception_fields(record.exc_info, record.exc_text)
+            if exc is not None:  # None: ``exc_info`` was (None, None, None)
+                attrs[ATTR_EXCEPTION] = exc
+                prepared.exc_text = exc["traceback"]
             prepared.exc_info = None
         prepared.message = prepared.msg
         return prepared

@@ -367,3 +367,18 @@ def test_data_changed_by_another_thread_while_queued_never_raises(
         thread.join(timeout=10)
     lines = [_line(q.get_nowait()) for _ in range(2000)]
     assert {line["message"] for line in lines} == {"churn"}
+
+
+def test_a_foreign_exception_call_outside_an_except_block_is_queued(
+    queued: tuple[at.BoundLogger, queue.SimpleQueue[logging.LogRecord]],
+) -> None:
+    """A stdlib logger's ``.exception()`` with no exception being handled (``exc_info`` is
+    ``(None, None, None)``) is queued and written, not dropped."""
+    _, q = queued
+    private = logging.Logger("foreign", logging.DEBUG)
+    handler = ContextQueueHandler(q)
+    private.addHandler(handler)
+    private.exception("nothing is being handled")
+    assert 0 == handler.write_failures
+    line = _line(q.get_nowait())
+    assert ("nothing is being handled", None) == (line["message"], line.get("exception"))

@@ -29,10 +29,11 @@ def test_a_huge_int_nested_or_in_a_list() -> None:
 
 
 def test_bounded_int() -> None:
-    """Small and 64-bit-plus ints print whole; only an int too long to print is cut."""
-    assert ["5", str(2**70), "-" + "9" * 4000] == [
+    """Ints of up to 64 digits print whole; a longer one keeps its ends and its length."""
+    assert ["5", str(2**70), "9" * 64, "-" + "9" * 20 + "…" + "9" * 20 + "[4000 digits]"] == [
         bounded_int(5),
         bounded_int(2**70),
+        bounded_int(int("9" * 64)),
         bounded_int(-int("9" * 4000)),
     ]
     assert bounded_int(10**4300).endswith("[4301 digits]")
