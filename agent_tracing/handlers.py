@@ -25,7 +25,7 @@ from typing import Any
 from agent_tracing.context import EXTRA_KEY, _raw_context
 from agent_tracing.encoding import Sanitizer, get_sanitizer, safe_repr
 from agent_tracing.formatters import JsonFormatter
-from agent_tracing.logger import _Record
+from agent_tracing.logger import SITE_FREE, _Record
 from agent_tracing.records import (
     ATTR_CONTEXT,
     ATTR_DATA,
@@ -87,6 +87,8 @@ class _ReportOnce:
 
 
 _monotonic = time.monotonic
+#: The most of a deleted file's tail written again to the new file.
+_MAX_CARRY = 16 * 1024 * 1024
 
 
 def _line(handler: logging.Handler, record: logging.LogRecord) -> bytes:
@@ -117,10 +119,11 @@ class _BinaryFileMixin:
     (logrotate without ``copytruncate``) moved or deleted it, so later lines go to the new file.
     The stdlib looks before every line; a ``stat`` costs an eighth of a line, so it is done at
     most every :attr:`watch_interval` seconds. A line written in between goes to the moved file,
-    which still holds it; when the file was deleted instead, the lines this handler wrote since
-    its last look are written again to the new file, so none is lost. A write that fails
-    part-way (a full disk) leaves a torn line: the next line written starts with a newline of its
-    own, so it is never glued onto the torn one.
+    which still holds it; when the file was deleted instead, what was appended to it since the
+    last look is written again to the new file, so no line is lost (with several processes
+    appending to one file, a line another process wrote in that window can then appear twice).
+    A write that fails part-way (a full disk) leaves a torn line: the next line written starts
+    with a newline of its own, so it is never glued onto the torn one.
     """
 
     baseFilename: str
@@ -139,22 +142,25 @@ class _BinaryFileMixin:
     #: The stream replaced by a reopen, closed at the next reopen or at ``close``: another
     #: thread may still be writing its line to it (files appended whole take no lock).
     _retired: Any = None
-    #: The lines written since the last look at the path (what a deleted file took with it).
-    _since_watch: list[bytes]
+    #: The open file's size at the last look at the path: a deleted file's lines past it were
+    #: written after that look, and are written again to the new file.
+    _watched_end = 0
     #: Lines of a deleted file, to be written first to the next file opened.
-    _carry: list[bytes] | None = None
+    _carry: bytes | None = None
 
     def _open(self) -> Any:
-        self._since_watch = []
-        stream = open(self.baseFilename, "ab", buffering=0)  # noqa: SIM115
+        # Readable too, so the tail of a file deleted under it can still be read.
+        stream = open(self.baseFilename, "a+b", buffering=0)  # noqa: SIM115
         try:
             status = os.fstat(stream.fileno())
             self._opened = (status.st_dev, status.st_ino)
+            self._watched_end = status.st_size
         except OSError:  # pragma: no cover - fstat of a file just opened
             self._opened = None
         carry, self._carry = self._carry, None
         if carry:  # what a deleted file took with it, in the order it was written
-            stream.write(b"".join(carry))
+            stream.write(carry)
+            self._watched_end += len(carry)
         return stream
 
     def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
@@ -162,7 +168,6 @@ class _BinaryFileMixin:
 
     def _reopen_if_moved(self) -> None:
         self._next_watch = _monotonic() + self.watch_interval
-        recent, self._since_watch = self._since_watch, []
         try:
             status = os.stat(self.baseFilename)
         except FileNotFoundError:
@@ -171,6 +176,10 @@ class _BinaryFileMixin:
             return
         else:
             if (status.st_dev, status.st_ino) == self._opened:
+                try:
+                    self._watched_end = os.fstat(self.stream.fileno()).st_size
+                except (OSError, ValueError, AttributeError):
+                    pass
                 return
         with self.lock:
             stream = self.stream
@@ -179,14 +188,25 @@ class _BinaryFileMixin:
             retired, self._retired = self._retired, stream
             self.stream = None
             self._torn = False  # a torn line, if any, stays in the old file
-            try:
-                deleted = os.fstat(stream.fileno()).st_nlink == 0
-            except (OSError, ValueError):
-                deleted = False
-            if deleted and recent:
-                self._carry = [*(self._carry or ()), *recent]
+            self._carry = self._deleted_tail(stream)
             if retired is not None:
                 retired.close()
+
+    def _deleted_tail(self, stream: Any) -> bytes | None:
+        """What was written to ``stream`` since the last look, if its file was deleted."""
+        try:
+            fd = stream.fileno()
+            status = os.fstat(fd)
+            if status.st_nlink:  # moved, not deleted: the lines are in the moved file
+                return None
+            start = self._watched_end
+            size = min(status.st_size - start, _MAX_CARRY)
+            tail = os.pread(fd, size, status.st_size - size) if size > 0 else b""
+        except (OSError, ValueError):
+            return None
+        if tail and not tail.endswith(b"\n"):
+            tail += b"\n"  # a torn last line is never glued to the next one
+        return tail or None
 
     def _after_torn(self, line: bytes) -> bytes:
         """Start ``line`` with a newline unless the file already ends with one."""
@@ -228,7 +248,6 @@ class _BinaryFileMixin:
             except Exception:
                 self._torn = True
                 raise
-            self._since_watch.append(line)
         except RecursionError:  # pragma: no cover - as the stdlib does
             raise
         except Exception:
@@ -569,3 +588,15 @@ def _snapshot_context(ctx: Mapping[str, Any]) -> Mapping[str, Any]:
         }
     except Exception:  # pragma: no cover - a context changed in place by its owner
         return ctx
+
+
+# What these write never shows a record's caller fields: a record only they see skips the lookup.
+SITE_FREE.update(
+    (
+        JsonFormatter,
+        JsonStreamHandler,
+        JsonFileHandler,
+        RotatingJsonFileHandler,
+        TimedRotatingJsonFileHandler,
+    )
+)

@@ -346,31 +346,21 @@ class BoundLogger:
             else:
                 exc = _exc_tuple(exc_info)
         # The caller, as ``Logger.findCaller`` finds it: the first frame outside the logging
-        # modules, ``stacklevel`` frames up. The common case is one frame lookup and one cached
-        # entry per call site (a line number costs a walk of the code's line table).
+        # modules, ``stacklevel`` frames up. It is looked up only when something that can read
+        # it sees the record (a handler, filter, formatter, logger class or record factory that
+        # is not one of ours; ``stack_info``): until then the record holds the stdlib's
+        # "(unknown ...)" values, and the frames it names are still live while this call runs.
         sinfo = None
-        if _logging._srcfile:
-            try:
-                frame = _getframe(2)  # the caller of the level method
-            except ValueError:  # no caller frame (a call from C with no Python below)
-                frame = None
-        else:  # the application turned the lookup off, as the stdlib allows
-            frame = None
-        if frame is not None:
-            code = frame.f_code
-            site = _sites.get((id(code), frame.f_lasti))
-            if site is None or site[0] is not code:
-                site = _site(frame)
-            if stacklevel != 1 or site[4]:
-                try:
-                    frame = _walk(_getframe(1), stacklevel)
-                except TypeError:  # a stacklevel that is not a number: the direct caller
-                    pass
-                site = _site(frame)
-            if stack_info:
+        pending = False
+        if not _logging._srcfile:  # the application turned the lookup off, as the stdlib allows
+            site = _UNKNOWN_SITE
+        elif stack_info or logging._logRecordFactory is not _LogRecord:  # type: ignore[attr-defined]
+            site, frame = _find_site(stacklevel, 2)
+            if stack_info and frame is not None:
                 sinfo = _stack_text(frame)
         else:
             site = _UNKNOWN_SITE
+            pending = True
         _, pathname, filename, module, _, lineno, func = site
         if logging._logRecordFactory is _LogRecord:  # type: ignore[attr-defined]
             # The stdlib's LogRecord.__init__, inline (same attributes, same order, same values
@@ -424,6 +414,8 @@ class BoundLogger:
         if parsed is not None:
             attrs[ATTR_EXCEPTION] = parsed
         if logger.__class__ is not _StdLogger and not _plain_logger_class(logger.__class__):
+            if pending:
+                _fill_site(record, stacklevel)
             logger.handle(record)
             return
         # ``Logger.handle`` and ``callHandlers`` of the stdlib, inline: the same walk up the
@@ -431,6 +423,9 @@ class BoundLogger:
         if logger.disabled:
             return
         if logger.filters:
+            if pending:
+                _fill_site(record, stacklevel)
+                pending = False
             passed: Any = logger.filter(record)
             if not passed:
                 return
@@ -443,9 +438,18 @@ class BoundLogger:
             for handler in current.handlers:
                 found += 1
                 if level >= handler.level:
+                    if pending and not (
+                        handler.__class__ in SITE_FREE
+                        and handler.formatter.__class__ in SITE_FREE
+                        and not handler.filters
+                    ):
+                        _fill_site(record, stacklevel)
+                        pending = False
                     handler.handle(record)
             current = current.parent if current.propagate else None
         if not found:
+            if pending:
+                _fill_site(record, stacklevel)
             logger.callHandlers(record)  # no handler anywhere: the stdlib's last-resort rules
 
 
@@ -595,6 +599,42 @@ _UNKNOWN_SITE: _Site = (
     0,
     "(unknown function)",
 )
+
+
+#: Handler and formatter classes that never read a record's caller fields (``pathname``,
+#: ``filename``, ``module``, ``lineno``, ``funcName``): our JSON-view handlers and formatter
+#: register themselves. A record seen only by such handlers (with no filters) skips the lookup.
+SITE_FREE: set[type] = set()
+
+
+def _find_site(stacklevel: Any, depth: int) -> tuple[_Site, Any]:
+    """The caller's site and frame, as ``Logger.findCaller`` finds them; ``depth`` is how many
+    frames above this function the level method's frame is."""
+    try:
+        frame = _getframe(depth + 1)  # the caller of the level method
+    except ValueError:  # no caller frame (a call from C with no Python below)
+        return _UNKNOWN_SITE, None
+    code = frame.f_code
+    site = _sites.get((id(code), frame.f_lasti))
+    if site is None or site[0] is not code:
+        site = _site(frame)
+    if stacklevel != 1 or site[4]:
+        try:
+            frame = _walk(_getframe(depth), stacklevel)
+        except TypeError:  # a stacklevel that is not a number: the direct caller
+            pass
+        site = _site(frame)
+    return site, frame
+
+
+def _fill_site(record: logging.LogRecord, stacklevel: Any) -> None:
+    """Set the caller fields of a record built by ``BoundLogger._log`` (its caller)."""
+    site = _find_site(stacklevel, 3)[0]
+    record.pathname = site[1]
+    record.filename = site[2]
+    record.module = site[3]
+    record.lineno = site[5]
+    record.funcName = site[6]
 
 
 def _site(frame: Any) -> _Site:

@@ -379,6 +379,6 @@ def test_a_foreign_exception_call_outside_an_except_block_is_queued(
     handler = ContextQueueHandler(q)
     private.addHandler(handler)
     private.exception("nothing is being handled")
-    assert 0 == handler.write_failures
+    assert handler.write_failures == 0
     line = _line(q.get_nowait())
-    assert ("nothing is being handled", None) == (line["message"], line.get("exception"))
+    assert (line["message"], line.get("exception")) == ("nothing is being handled", None)

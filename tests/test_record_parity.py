@@ -234,3 +234,49 @@ def test_a_bad_stacklevel_never_raises(pair: Pair) -> None:
         "test_a_bad_stacklevel_never_raises",
         "odd",
     )
+
+
+@pytest.mark.parametrize("where", ["same logger", "root"])
+def test_a_handler_after_our_json_handler_gets_the_caller(
+    pair: Pair, tmp_path: Any, where: str
+) -> None:
+    """The caller lookup is skipped while only our JSON handler sees the record; a handler of
+    any other kind placed after it (on the same logger or up the hierarchy) still receives the
+    stdlib's record, caller and ``stacklevel`` included."""
+    json_handler = at.JsonFileHandler(str(tmp_path / "out.jsonl"))
+    ours = pair.ours.logger
+    ours.removeHandler(pair.our_records)
+    ours.addHandler(json_handler)
+    parent = logging.Logger("parent", logging.DEBUG)
+    ours.parent = parent
+    (ours if where == "same logger" else parent).addHandler(pair.our_records)
+    try:
+        for call in (lambda log: log.info("plain"), helper_that_logs):
+            assert_same_record(*pair.both(call))
+    finally:
+        json_handler.close()
+    assert len((tmp_path / "out.jsonl").read_bytes().splitlines()) == 2
+
+
+def test_a_record_only_our_json_handler_sees_skips_the_lookup(
+    pair: Pair, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With only our JSON handler (its own formatter, no filter), the record keeps the stdlib's
+    "unknown caller" values: the lookup, which nothing would read, is not paid for."""
+    seen: list[tuple[str, int, str]] = []
+    emit = at.JsonFileHandler.emit
+
+    def spy(self: at.JsonFileHandler, record: logging.LogRecord) -> None:
+        seen.append((record.pathname, record.lineno, record.funcName))
+        emit(self, record)
+
+    monkeypatch.setattr(at.JsonFileHandler, "emit", spy)
+    handler = at.JsonFileHandler(str(tmp_path / "out.jsonl"))
+    ours = pair.ours.logger
+    ours.removeHandler(pair.our_records)
+    ours.addHandler(handler)
+    try:
+        pair.ours.info("plain")
+    finally:
+        handler.close()
+    assert seen == [("(unknown file)", 0, "(unknown function)")]
