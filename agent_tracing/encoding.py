@@ -198,9 +198,12 @@ class Sanitizer:
                     if cls is str:
                         clean = texts.get(item)
                         if clean is None:
-                            clean = (
-                                item if len(item) < short and skips_scan(item) else self.text(item)
-                            )
+                            if len(item) < short and skips_scan(item):
+                                clean = item
+                                if len(texts) < _CACHE_SIZE:  # a repeated token: one lookup
+                                    texts[item] = item
+                            else:
+                                clean = self.text(item)
                         out[name] = clean
                     elif cls is int:
                         out[name] = item if _INT_MIN <= item <= _INT_MAX else bounded_int(item)

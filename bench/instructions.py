@@ -1,0 +1,87 @@
+"""Instructions per core log call (callgrind), ours beside the anchors, in one run.
+
+Wall-clock figures on a small shared machine move by 30% between runs; instruction counts do
+not. Each case of ``bench_core.py`` is run under ``valgrind --tool=callgrind`` for N and 2N calls,
+and the difference divided by N is its cost per call (start-up cancels out). The kernel's share
+(the ``write`` of each line) is not counted, for ours and the anchors alike.
+
+Usage: ``python bench/instructions.py [N]`` (valgrind from Debian's package must be installed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CASES = {
+    "ours": "ours()",
+    "seed design (stdlib + python-json-logger)": "seed()",
+    "structlog native": "structlog_native()",
+}
+# The file handlers look at their path at most every 10 ms of the clock; under valgrind a call
+# takes 50 times longer, so that clock is made to advance 10 µs per look (a look every ~1000
+# calls, as at full speed) to count what a real run executes.
+RUNNER = """
+import itertools, sys
+sys.path.insert(0, {here!r})
+import agent_tracing.handlers as handlers
+tick = itertools.count()
+handlers._monotonic = lambda: next(tick) * 1e-5
+import bench_core
+call = bench_core.{factory}
+for i in range({calls}):
+    call(i)
+bench_core._reset_logging()
+"""
+
+
+def instructions(factory: str, calls: int) -> int:
+    """Instructions callgrind counts for a process making ``calls`` calls of one case."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={tmp}/cg.out",
+                sys.executable,
+                "-c",
+                RUNNER.format(here=str(HERE), factory=factory, calls=calls),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{out.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed (apt-get install valgrind)")
+    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    per_call = {
+        name: (instructions(factory, 2 * calls) - instructions(factory, calls)) / calls
+        for name, factory in CASES.items()
+    }
+    ours = per_call["ours"]
+    print(f"\ncore log call: instructions per call (callgrind, {calls} and {2 * calls} calls)")
+    print("| case | instructions | ours / case |")
+    print("|---|---|---|")
+    for name, count in per_call.items():
+        print(f"| {name} | {count / 1000:.1f}k | {ours / count:.2f} |")
+    seed = per_call["seed design (stdlib + python-json-logger)"]
+    native = per_call["structlog native"]
+    print(f"\nseed / ours: {seed / ours:.2f}x (target >= 3); ours / structlog: {ours / native:.2f}")
+
+
+if __name__ == "__main__":
+    main()
