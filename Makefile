@@ -17,7 +17,7 @@ CORE_TESTS := tests/test_config.py tests/test_context.py tests/test_formatters.p
 	tests/reliability/test_trust_lines.py tests/reliability/test_trust_lost.py \
 	tests/reliability/test_trust_secrets.py tests/reliability/test_trust_encoding.py
 
-.PHONY: install system-deps demo test lint typecheck pytest test-py313 bench snapshots stress clean
+.PHONY: install system-deps demo test lint typecheck pytest test-py313 bench bench-instructions snapshots stress clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ test: lint typecheck pytest test-py313
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
+
+# Instructions per core call beside the anchors (valgrind's callgrind; Debian package valgrind).
+bench-instructions: $(STAMP)
+	$(PY) bench/instructions.py
 
 snapshots: $(STAMP)
 	$(PY) -m pytest --snapshot-update

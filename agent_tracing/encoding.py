@@ -183,6 +183,7 @@ class Sanitizer:
                 texts = self._texts
                 short = self._short_text
                 skips_scan = self.redactor.skips_scan
+                token_chars = self.redactor.token_chars
                 for key, item in value.items():  # a concurrent change raises: the general path
                     name = keys.get(key)
                     # Not seen yet, a secret, or not exactly a string (a ``str`` subclass equal
@@ -198,10 +199,10 @@ class Sanitizer:
                     if cls is str:
                         clean = texts.get(item)
                         if clean is None:
-                            if len(item) < short and skips_scan(item):
+                            if len(item) < short and (
+                                (item and token_chars.issuperset(item)) or skips_scan(item)
+                            ):
                                 clean = item
-                                if len(texts) < _CACHE_SIZE:  # a repeated token: one lookup
-                                    texts[item] = item
                             else:
                                 clean = self.text(item)
                         out[name] = clean

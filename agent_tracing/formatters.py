@@ -371,9 +371,9 @@ class JsonFormatter(BaseJsonFormatter):
                     line = _orjson_dumps(fields, option=_NEWLINE)
                 except TypeError:
                     return _dumps(fields, _NEWLINE)
-                if 0x7F in line or 0xC2 in line or 0xE2 in line:  # see _escape_line_breaks
-                    return _LINE_BREAKING.sub(_escape_match, line)
-                return line
+                if 0x7F not in line and (line.isascii() or not (0xC2 in line or 0xE2 in line)):
+                    return line  # the usual line: nothing _escape_line_breaks would change
+                return _LINE_BREAKING.sub(_escape_match, line)
             log_data: dict[str, Any] = {}
             self.add_fields(log_data, record, {})
             return _dumps(self.process_log_record(log_data), orjson.OPT_APPEND_NEWLINE)

@@ -293,6 +293,9 @@ class Redactor:
         self._dash_triggers = tuple(t for t in _TOKEN_TRIGGERS if "-" in t and "_" not in t)
         # "pin=1" is shorter than any built-in form: an extra key lowers the length worth a scan.
         self._min_text = min((_MIN_SECRET_TEXT, *(len(k.replace("_", "")) + 2 for k in extra if k)))
+        #: Characters a string shorter than 13 may be made of and skip the scan (part of
+        #: :meth:`skips_scan`'s rule, for the encoder's inline test): none with custom patterns.
+        self.token_chars: frozenset[str] = frozenset() if self._extra else _TOKEN_ASCII
 
     def is_secret_key(self, key: str) -> bool:
         """Return whether values under ``key`` must be redacted."""
