@@ -25,7 +25,7 @@ from typing import Any
 from agent_tracing.context import EXTRA_KEY, _raw_context
 from agent_tracing.encoding import Sanitizer, get_sanitizer, safe_repr
 from agent_tracing.formatters import JsonFormatter
-from agent_tracing.logger import SITE_FREE, _Record
+from agent_tracing.logger import SITE_FREE, _Record, fill_caller
 from agent_tracing.records import (
     ATTR_CONTEXT,
     ATTR_DATA,
@@ -61,8 +61,10 @@ class _ReportOnce:
         attrs = record.__dict__
         if ATTR_CONTEXT not in attrs:
             attrs[ATTR_CONTEXT] = _raw_context()
-        if self.filters and not self.filter(record):  # type: ignore[attr-defined]
-            return False
+        if self.filters:
+            fill_caller(record)  # a filter may read the caller
+            if not self.filter(record):  # type: ignore[attr-defined]
+                return False
         if self._needs_lock:
             with self.lock:
                 self.emit(record)  # type: ignore[attr-defined]
@@ -104,6 +106,11 @@ class JsonStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[typ
     def __init__(self, stream: Any = None, *, formatter: logging.Formatter | None = None) -> None:
         super().__init__(stream if stream is not None else sys.stdout)
         self.setFormatter(formatter or JsonFormatter())
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.formatter.__class__ is not JsonFormatter:
+            fill_caller(record)  # another formatter may show the caller
+        return super().format(record)
 
 
 class ConsoleStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[type-arg]
@@ -229,6 +236,7 @@ class _BinaryFileMixin:
             if formatter.__class__ is JsonFormatter:
                 line = formatter.format_bytes(record)
             else:
+                fill_caller(record)  # another formatter may show the caller
                 line = _line(self, record)  # type: ignore[arg-type]
             if self.stream is not None and _monotonic() >= self._next_watch:
                 self._reopen_if_moved()
@@ -590,10 +598,10 @@ def _snapshot_context(ctx: Mapping[str, Any]) -> Mapping[str, Any]:
         return ctx
 
 
-# What these write never shows a record's caller fields: a record only they see skips the lookup.
+# These look the caller up themselves before a filter or a formatter other than ours sees a
+# record: a record only they see skips the lookup.
 SITE_FREE.update(
     (
-        JsonFormatter,
         JsonStreamHandler,
         JsonFileHandler,
         RotatingJsonFileHandler,

@@ -20,6 +20,7 @@ from typing import Any
 from agent_tracing.context import _CONTEXT, CONTEXT_FIELDS, SPAN_FIELDS
 from agent_tracing.encoding import _type_name, safe_repr
 from agent_tracing.records import (
+    ATTR_CALLER,
     ATTR_CONTEXT,
     ATTR_DATA,
     ATTR_EVENT,
@@ -347,15 +348,16 @@ class BoundLogger:
                 exc = _exc_tuple(exc_info)
         # The caller, as ``Logger.findCaller`` finds it: the first frame outside the logging
         # modules, ``stacklevel`` frames up. It is looked up only when something that can read
-        # it sees the record (a handler, filter, formatter, logger class or record factory that
-        # is not one of ours; ``stack_info``): until then the record holds the stdlib's
-        # "(unknown ...)" values, and the frames it names are still live while this call runs.
+        # it sees the record (a handler, logger class or record factory that is not one of
+        # ours, a filter, a formatter other than ours, ``stack_info``; see ``fill_caller``):
+        # until then the record holds the stdlib's "(unknown ...)" values, and the frames it
+        # names are still live while this call runs.
         sinfo = None
         pending = False
         if not _logging._srcfile:  # the application turned the lookup off, as the stdlib allows
             site = _UNKNOWN_SITE
         elif stack_info or logging._logRecordFactory is not _LogRecord:  # type: ignore[attr-defined]
-            site, frame = _find_site(stacklevel, 2)
+            site, frame = _find_site(_getframe(1), stacklevel)
             if stack_info and frame is not None:
                 sinfo = _stack_text(frame)
         else:
@@ -413,9 +415,11 @@ class BoundLogger:
             attrs[ATTR_MESSAGE] = (msg, args, rendered)
         if parsed is not None:
             attrs[ATTR_EXCEPTION] = parsed
+        if pending:
+            attrs[ATTR_CALLER] = stacklevel
         if logger.__class__ is not _StdLogger and not _plain_logger_class(logger.__class__):
             if pending:
-                _fill_site(record, stacklevel)
+                fill_caller(record)
             logger.handle(record)
             return
         # ``Logger.handle`` and ``callHandlers`` of the stdlib, inline: the same walk up the
@@ -424,7 +428,7 @@ class BoundLogger:
             return
         if logger.filters:
             if pending:
-                _fill_site(record, stacklevel)
+                fill_caller(record)
                 pending = False
             passed: Any = logger.filter(record)
             if not passed:
@@ -438,23 +442,20 @@ class BoundLogger:
             for handler in current.handlers:
                 found += 1
                 if level >= handler.level:
-                    if pending and not (
-                        handler.__class__ in SITE_FREE
-                        and handler.formatter.__class__ in SITE_FREE
-                        and not handler.filters
-                    ):
-                        _fill_site(record, stacklevel)
+                    if pending and handler.__class__ not in SITE_FREE:
+                        fill_caller(record)
                         pending = False
                     handler.handle(record)
             current = current.parent if current.propagate else None
         if not found:
             if pending:
-                _fill_site(record, stacklevel)
+                fill_caller(record)
             logger.callHandlers(record)  # no handler anywhere: the stdlib's last-resort rules
 
 
 _StdLogger = logging.Logger
 _OUR_FILE = os.path.normcase(BoundLogger._log.__code__.co_filename)
+_LOG_CODE = BoundLogger._log.__code__
 _get_ident = threading.get_ident
 _current_thread = threading.current_thread
 _plain_classes: dict[type, bool] = {}
@@ -601,18 +602,18 @@ _UNKNOWN_SITE: _Site = (
 )
 
 
-#: Handler and formatter classes that never read a record's caller fields (``pathname``,
-#: ``filename``, ``module``, ``lineno``, ``funcName``): our JSON-view handlers and formatter
-#: register themselves. A record seen only by such handlers (with no filters) skips the lookup.
+#: Handler classes that read a record's caller fields (``pathname``, ``filename``, ``module``,
+#: ``lineno``, ``funcName``) only through :func:`fill_caller` first: our JSON-view handlers
+#: register themselves, and call it before a filter or a formatter other than ours sees the
+#: record. A record seen only by such handlers skips the lookup.
 SITE_FREE: set[type] = set()
 
 
-def _find_site(stacklevel: Any, depth: int) -> tuple[_Site, Any]:
-    """The caller's site and frame, as ``Logger.findCaller`` finds them; ``depth`` is how many
-    frames above this function the level method's frame is."""
-    try:
-        frame = _getframe(depth + 1)  # the caller of the level method
-    except ValueError:  # no caller frame (a call from C with no Python below)
+def _find_site(level_frame: Any, stacklevel: Any) -> tuple[_Site, Any]:
+    """The caller's site and frame, as ``Logger.findCaller`` finds them from the frame of
+    the level method (``info``...)."""
+    frame = level_frame.f_back  # the caller of the level method
+    if frame is None:  # a call from C with no Python below
         return _UNKNOWN_SITE, None
     code = frame.f_code
     site = _sites.get((id(code), frame.f_lasti))
@@ -620,16 +621,29 @@ def _find_site(stacklevel: Any, depth: int) -> tuple[_Site, Any]:
         site = _site(frame)
     if stacklevel != 1 or site[4]:
         try:
-            frame = _walk(_getframe(depth), stacklevel)
+            frame = _walk(level_frame, stacklevel)
         except TypeError:  # a stacklevel that is not a number: the direct caller
             pass
         site = _site(frame)
     return site, frame
 
 
-def _fill_site(record: logging.LogRecord, stacklevel: Any) -> None:
-    """Set the caller fields of a record built by ``BoundLogger._log`` (its caller)."""
-    site = _find_site(stacklevel, 3)[0]
+def fill_caller(record: logging.LogRecord) -> None:
+    """Set the caller fields of a record :class:`BoundLogger` left for later, if it did.
+
+    Called from inside the record's dispatch (a handler's ``handle`` or ``emit``), while the
+    ``BoundLogger._log`` call that made it is still on the stack: the level method's frame and
+    its callers are found from there. Does nothing for any other record.
+    """
+    stacklevel = record.__dict__.pop(ATTR_CALLER, None)
+    if stacklevel is None:
+        return
+    frame: Any = _getframe(1)
+    while frame is not None and frame.f_code is not _LOG_CODE:
+        frame = frame.f_back
+    if frame is None or frame.f_back is None:  # not inside its dispatch: left unknown
+        return
+    site = _find_site(frame.f_back, stacklevel)[0]
     record.pathname = site[1]
     record.filename = site[2]
     record.module = site[3]

@@ -26,6 +26,9 @@ ATTR_EVENT = "_at_event"
 ATTR_EXCEPTION = "_at_exc"
 #: ``(msg, args, text)``: the message our logger rendered at call time from that ``msg``/``args``.
 ATTR_MESSAGE = "_at_msg"
+#: The ``stacklevel`` of a record whose caller fields are still to be looked up (see
+#: ``agent_tracing.logger.fill_caller``); absent once they are set.
+ATTR_CALLER = "_at_caller"
 
 _STANDARD_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 

@@ -5,6 +5,7 @@ caller lookup and ``stacklevel`` included; only the clock fields are compared lo
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import sys
 from collections.abc import Callable
@@ -280,3 +281,37 @@ def test_a_record_only_our_json_handler_sees_skips_the_lookup(
     finally:
         handler.close()
     assert seen == [("(unknown file)", 0, "(unknown function)")]
+
+
+@pytest.mark.parametrize("kind", ["file", "stream"])
+def test_our_json_handler_with_another_formatter_or_a_filter_sees_the_caller(
+    pair: Pair, tmp_path: Any, kind: str
+) -> None:
+    """Our JSON handlers given a formatter of another kind, or a filter, see the caller the
+    stdlib would give: the lookup happens before either reads the record."""
+    seen: list[tuple[str, int, str]] = []
+
+    def spy(record: logging.LogRecord) -> bool:
+        seen.append((record.filename, record.lineno, record.funcName))
+        return True
+
+    buffer = io.StringIO()
+    handler: logging.Handler = (
+        at.JsonFileHandler(str(tmp_path / "out.log"))
+        if kind == "file"
+        else at.JsonStreamHandler(buffer)
+    )
+    handler.setFormatter(logging.Formatter("%(filename)s:%(lineno)d %(funcName)s %(message)s"))
+    handler.addFilter(spy)
+    ours = pair.ours.logger
+    ours.removeHandler(pair.our_records)
+    ours.addHandler(handler)
+    try:
+        line = sys._getframe().f_lineno + 1
+        pair.ours.info("plain")
+    finally:
+        handler.close()
+    text = (tmp_path / "out.log").read_text() if kind == "file" else buffer.getvalue()
+    name = "test_our_json_handler_with_another_formatter_or_a_filter_sees_the_caller"
+    assert text == f"test_record_parity.py:{line} {name} plain\n"
+    assert seen == [("test_record_parity.py", line, name)]
