@@ -17,7 +17,7 @@ CORE_TESTS := tests/test_config.py tests/test_context.py tests/test_formatters.p
 	tests/reliability/test_trust_lines.py tests/reliability/test_trust_lost.py \
 	tests/reliability/test_trust_secrets.py tests/reliability/test_trust_encoding.py
 
-.PHONY: install system-deps demo test lint typecheck pytest test-py313 bench bench-instructions snapshots stress clean
+.PHONY: install system-deps demo test lint typecheck pytest test-py313 test-py313-run bench bench-instructions snapshots stress clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,14 +46,20 @@ pytest: $(STAMP) system-deps
 	$(PY) -m pytest
 
 $(STAMP313): pyproject.toml
-	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: set PYTHON313=/path/to/python3.13"; exit 1; }
 	test -x $(VENV313)/bin/python || $(PYTHON313) -m venv $(VENV313)
 	$(VENV313)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
 	$(VENV313)/bin/python -m pip install --quiet -e . "pytest>=8.3,<10" "pytest-timeout>=2.3,<3" \
 		"syrupy>=4.8,<8" "hypothesis>=6.100,<7"
 	touch $(STAMP313)
 
-test-py313: $(STAMP313)
+# Without a Python 3.13 the run is skipped with a word, except under
+# AGENT_TRACING_REQUIRE_SERVICES=1 (CI), where it fails.
+test-py313:
+	@if [ -n "$(PYTHON313)" ]; then $(MAKE) --no-print-directory test-py313-run; \
+	else echo "Python 3.13 not found: the core tests on 3.13 are skipped" \
+		"(set PYTHON313=/path/to/python3.13)"; test "$$AGENT_TRACING_REQUIRE_SERVICES" != 1; fi
+
+test-py313-run: $(STAMP313)
 	$(VENV313)/bin/python -m pytest -p no:cacheprovider $(CORE_TESTS)
 
 test: lint typecheck pytest test-py313
