@@ -388,15 +388,28 @@ class JsonFormatter(BaseJsonFormatter):
 
 
 # C0 controls (but tab), DEL, C1 controls and the Unicode line separators: none may reach a
-# terminal raw, or a message could forge a line or recolour the console.
+# terminal raw, or a message could forge a line or recolour the console. The bidirectional
+# embeddings, overrides and isolates reorder what a terminal shows (text that reads other than
+# it is), and a lone surrogate (a JSON "\ud800") cannot be encoded to UTF-8 at all: both are
+# shown as escapes too. Tab stays: it cannot forge a line, erase or recolour anything.
 _CONTROL_MAP = {
     code: f"\\x{code:02x}" for code in (*range(0x00, 0x20), *range(0x7F, 0xA0)) if code != 0x09
 }
-_CONTROL_MAP.update({0x0A: "\\n", 0x0D: "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"})
+_CONTROL_MAP.update({0x0A: "\\n", 0x0D: "\\r"})
+_CONTROL_MAP.update(
+    {
+        code: f"\\u{code:04x}"
+        for code in (*range(0x2028, 0x202F), *range(0x2066, 0x206A), *range(0xD800, 0xE000))
+    }
+)
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def escape_controls(text: str) -> str:
-    """Return ``text`` with control characters shown as escapes (``\\n``, ``\\x1b``)."""
+    """Return ``text`` with control characters, line and paragraph separators, bidirectional
+    controls and lone surrogates shown as escapes (``\\n``, ``\\x1b``, ``\\u202e``)."""
+    if _UNSAFE.search(text) is None:
+        return text
     return text.translate(_CONTROL_MAP)
 
 

@@ -67,6 +67,17 @@ def test_console_escapes_control_characters() -> None:
     assert "\\x1b" in out
 
 
+def test_console_escapes_bidirectional_controls_and_lone_surrogates() -> None:
+    """A right-to-left override cannot make the console line read other than it is, and a lone
+    surrogate (which no UTF-8 stream can encode) is shown as its escape instead of failing."""
+    stream = io.StringIO()
+    _console(stream, color=False)
+    at.get_logger("app.x").info("user \u202eexe.txt \ud800 done")
+    out = stream.getvalue()
+    assert "user \\u202eexe.txt \\ud800 done" in out
+    out.encode("utf-8")  # no lone surrogate left
+
+
 def test_console_traceback_is_indented_and_redacted() -> None:
     """The traceback follows on indented lines, redacted."""
     stream = io.StringIO()

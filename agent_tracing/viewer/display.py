@@ -14,27 +14,14 @@ line read, so big files cost no more to scan.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from agent_tracing.encoding import get_sanitizer
+from agent_tracing.formatters import escape_controls
 from agent_tracing.redaction import Redactor
 
 __all__ = ["display_line", "display_text", "display_value"]
 
-# Tab stays: it moves the cursor but cannot forge a line, erase or recolour anything.
-_ESCAPES: dict[int, str] = {
-    code: f"\\x{code:02x}" for code in (*range(0x00, 0x20), *range(0x7F, 0xA0)) if code != 0x09
-}
-_ESCAPES.update({0x0A: "\\n", 0x0D: "\\r"})
-# Line and paragraph separators split lines in many readers; the bidirectional embeddings,
-# overrides and isolates reorder what a terminal shows (text that reads other than it is).
-_ESCAPES.update(
-    {code: f"\\u{code:04x}" for code in (*range(0x2028, 0x202F), *range(0x2066, 0x206A))}
-)
-# A lone surrogate (a JSON ``"\ud800"``) cannot be encoded to UTF-8: printing it would raise.
-_ESCAPES.update({code: f"\\u{code:04x}" for code in range(0xD800, 0xE000)})
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 _MAX_DEPTH = 32
 _TOO_DEEP = "…[nested too deep]"
 # Any JSON number orjson could write; a bigger int (read by the lenient parser) is shown as text.
@@ -63,10 +50,7 @@ class _Cleaner:
         return out
 
     def _clean(self, text: str) -> str:
-        text = self.redactor.redact_text(text)
-        if _UNSAFE.search(text) is None:
-            return text
-        return text.translate(_ESCAPES)
+        return escape_controls(self.redactor.redact_text(text))
 
     def value(self, value: Any, depth: int) -> Any:
         if isinstance(value, str):
