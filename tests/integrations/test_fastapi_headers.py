@@ -32,12 +32,17 @@ def make_app(**options: Any) -> FastAPI:
     async def own_header() -> JSONResponse:
         return JSONResponse({}, headers={"X-Request-ID": "set-by-the-app"})
 
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
     return app
 
 
 def get(app: FastAPI, path: str = "/id", headers: dict[str, str] | None = None) -> httpx.Response:
     async def call() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
+        # The client reads the 500 the middleware sent instead of the re-raised exception.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             return await client.get(path, headers=headers)
 
@@ -114,6 +119,29 @@ def test_an_id_header_the_app_set_is_kept(log_events: CapturedEvents) -> None:
     assert [
         (name, value) for name, value in response.headers.multi_items() if name == "x-request-id"
     ] == [("x-request-id", "set-by-the-app")]
+
+
+def test_an_unhandled_500_is_answered_under_the_header_used(log_events: CapturedEvents) -> None:
+    """The middleware's own 500 carries the id under X-Request-ID when the client sent it."""
+    response = get(make_app(), "/boom", headers={"X-Request-ID": "req-500"})
+    assert response.status_code == 500
+    assert id_headers(response) == {"x-request-id": "req-500"}
+
+
+def test_a_validator_that_raises_rejects_under_the_header_used(
+    log_events: CapturedEvents,
+) -> None:
+    """A validator that raises refuses the value: a new id, warned, under the header used."""
+
+    def validator(value: str) -> bool:
+        raise ValueError(value)
+
+    response = get(make_app(validator=validator), headers={"X-Request-ID": "req-1"})
+    assert response.status_code == 200
+    cid = response.headers["X-Request-ID"]
+    assert uuid.UUID(cid).version == 4
+    assert {cid} == line_ids(log_events)
+    assert len(log_events.by_event("http.correlation_id.rejected")) == 1
 
 
 # -- a custom generator's id is checked --------------------------------------------------------
