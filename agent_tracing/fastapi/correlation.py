@@ -10,17 +10,23 @@ __all__ = [
     "DEFAULT_CORRELATION_HEADERS",
     "MAX_CORRELATION_ID_LENGTH",
     "escape_rejected",
+    "is_header_safe",
     "is_valid_correlation_id",
     "survives_redaction",
 ]
 
-#: Request headers read for the correlation id, in order; the first also names the response header.
+#: Request headers read for the correlation id, in order. The id is answered under the header it
+#: was read from (or rejected from); a generated id under the first.
 DEFAULT_CORRELATION_HEADERS: tuple[str, ...] = ("X-Correlation-ID", "X-Request-ID")
 #: Longest correlation id accepted from a client (a UUID is 36 characters).
 MAX_CORRELATION_ID_LENGTH = 64
 
 _TOKEN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_CORRELATION_ID_LENGTH - 1}}}")
 _REJECTED_CHARS = 64  # characters of a rejected id shown in the warning
+# Visible ASCII only: Latin-1 is legal in a header but clients decode it as they please (UTF-8,
+# ASCII), so the id they read would differ from the one logged. The bound keeps a runaway
+# generator's output out of every line and header.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,256}")
 
 
 def is_valid_correlation_id(value: str) -> bool:
@@ -31,6 +37,12 @@ def is_valid_correlation_id(value: str) -> bool:
     anything longer, empty, with spaces, control characters (CR/LF) or non-ASCII characters.
     """
     return _TOKEN.fullmatch(value) is not None
+
+
+def is_header_safe(value: object) -> bool:
+    """Return whether ``value`` can be sent in a response header exactly as it is logged: a string
+    of 1 to 256 visible ASCII characters (no spaces, control or non-ASCII characters)."""
+    return isinstance(value, str) and _HEADER_SAFE.fullmatch(value) is not None
 
 
 def survives_redaction(value: str) -> bool:

@@ -22,6 +22,7 @@ from agent_tracing import (
 from agent_tracing.fastapi.correlation import (
     DEFAULT_CORRELATION_HEADERS,
     escape_rejected,
+    is_header_safe,
     is_valid_correlation_id,
     survives_redaction,
 )
@@ -54,7 +55,20 @@ class RequestLoggingMiddleware:
       accepts it and the redaction leaves it unchanged (a secret-shaped value is never echoed back);
       else a new one from ``generator`` (a rejected value is logged at WARNING, escaped, truncated
       and redacted). It is bound for the whole request, set in ``request.state.correlation_id``
-      and sent back under ``headers[0]`` on every response, unhandled errors included;
+      and sent back on every response, unhandled errors included;
+    * the response header is the one the client used, as it spelled in ``headers``: a client
+      that sent ``X-Request-ID`` reads its id (or the id that replaced a rejected value) under
+      ``X-Request-ID``. With no id header the new id goes under ``headers[0]``. One header is sent,
+      never both (as asgi-correlation-id does with its single header); one the application set
+      itself is kept;
+    * an id from a custom ``generator`` is used only if it is header-safe (1 to 256 visible ASCII
+      characters, see :func:`~agent_tracing.fastapi.correlation.is_header_safe`), ``validator``
+      accepts it (a client echoing it back must not be refused) and the redaction leaves it
+      unchanged; otherwise, or if the generator raises, a UUID4 from
+      :func:`~agent_tracing.new_correlation_id` replaces it and one WARNING
+      ``http.correlation_id.generator_rejected`` is logged per middleware (the same faulty
+      generator would otherwise warn on every request). The header and the lines always carry
+      the same id;
     * ``http.request.start`` (at ``start_level``) carries ``method``, ``path``, ``query`` (secret
       parameters redacted), ``client``, ``user_agent`` and ``headers`` (sensitive ones redacted);
     * ``http.request.end`` carries ``status_code``, ``duration_ms``, ``response_size`` and the
@@ -69,9 +83,11 @@ class RequestLoggingMiddleware:
 
     Args:
         app: The ASGI application.
-        headers: Request headers read for the id, in order; the first names the response header.
-        validator: Accepts or rejects a client's id (default :func:`is_valid_correlation_id`).
-        generator: Makes a new id (default a UUID4 string).
+        headers: Request headers read for the id, in order; the id goes back under the one it
+            was read from, a generated id under the first.
+        validator: Accepts or rejects a client's id (default :func:`is_valid_correlation_id`),
+            and a custom generator's.
+        generator: Makes a new id (default a UUID4 string); its output is checked as above.
         skip_paths: Paths with no start/end lines (health checks); the id is still bound and
             returned, and an unhandled exception there is still logged.
         start_level: Level of the start line (the end line's level follows the status).
@@ -105,7 +121,6 @@ class RequestLoggingMiddleware:
         self.app = app
         self.header_names = tuple(headers)
         self._header_keys = tuple(name.lower().encode("latin-1") for name in self.header_names)
-        self._response_header = self._header_keys[0]
         self.validator = validator
         self.generator = generator
         self.skip_paths = frozenset(skip_paths)
@@ -126,6 +141,7 @@ class RequestLoggingMiddleware:
         self.error_response = error_response
         self._names_for: object = None
         self._names_cache: dict[bytes, tuple[str, bool]] = {}
+        self._generator_warned = False
 
     # -- the request ---------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -133,13 +149,13 @@ class RequestLoggingMiddleware:
         if scope_type not in _TRACED:
             await self.app(scope, receive, send)
             return
-        correlation_id, rejected = self._correlation_id(scope)
+        correlation_id, header_key, rejected = self._correlation_id(scope)
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
         state["correlation_id"] = correlation_id
-        id_header = (self._response_header, correlation_id.encode("latin-1", "replace"))
-        header_key = self._response_header
+        # Never lossy: a client's value came from Latin-1 bytes, a generated one is ASCII.
+        id_header = (header_key, correlation_id.encode("latin-1"))
         status = 0
         size = 0
         started = False
@@ -204,14 +220,15 @@ class RequestLoggingMiddleware:
                     await self._send_error(send_wrapper)
             self._finish(span, state, status, size, None)
 
-    def _correlation_id(self, scope: Scope) -> tuple[str, tuple[str, str] | None]:
-        """The request's id, and (header, value) of a rejected client value."""
+    def _correlation_id(self, scope: Scope) -> tuple[str, bytes, tuple[str, str] | None]:
+        """The request's id, the response header it goes under, and (header, value) of a
+        rejected client value."""
         try:
             return self._read_correlation_id(scope)
-        except Exception:  # a custom validator or generator failed: the request still gets an id
-            return new_correlation_id(), None
+        except Exception:  # pragma: no cover - a malformed scope: the request still gets an id
+            return new_correlation_id(), self._header_keys[0], None
 
-    def _read_correlation_id(self, scope: Scope) -> tuple[str, tuple[str, str] | None]:
+    def _read_correlation_id(self, scope: Scope) -> tuple[str, bytes, tuple[str, str] | None]:
         keys = self._header_keys
         found: dict[bytes, bytes] | None = None
         for key, value in scope["headers"]:
@@ -225,10 +242,59 @@ class RequestLoggingMiddleware:
                 if raw is None:
                     continue
                 value = raw.decode("latin-1")
-                if (self.validator is None or self.validator(value)) and survives_redaction(value):
-                    return value, None
-                return self.generator(), (self.header_names[index], value)
-        return self.generator(), None
+                if self._accepts(value):
+                    return value, key, None
+                return self._new_id(), key, (self.header_names[index], value)
+        return self._new_id(), keys[0], None
+
+    def _accepts(self, value: str) -> bool:
+        """Whether the validator accepts ``value`` (a validator that raises refuses) and the
+        redaction leaves it unchanged."""
+        try:
+            if self.validator is not None and not self.validator(value):
+                return False
+        except Exception:
+            return False
+        return survives_redaction(value)
+
+    def _new_id(self) -> str:
+        """A new id from the generator, or a UUID4 when its output cannot be sent and logged alike
+        (warned once per middleware)."""
+        generator = self.generator
+        if generator is new_correlation_id:  # always a header-safe UUID4: nothing to check
+            return new_correlation_id()
+        value: object = None
+        try:
+            value = generator()
+            if not isinstance(value, str):
+                reason = f"returned {type(value).__name__}, not str"
+            elif not is_header_safe(value):
+                reason = "not 1 to 256 visible ASCII characters"
+            elif not self._accepts(value):
+                reason = "refused by the validator or changed by the redaction"
+            else:
+                return value
+        except Exception as error:
+            reason = f"raised {type(error).__name__}"
+        replacement = new_correlation_id()
+        if not self._generator_warned:
+            self._generator_warned = True
+            self._log_generator_rejected(value, reason, replacement)
+        return replacement
+
+    def _log_generator_rejected(self, value: object, reason: str, replacement: str) -> None:
+        shown = value if isinstance(value, str) else repr(value)
+        try:
+            self.logger.warning(
+                "The correlation id generator's output cannot be used (%s); using a UUID4 "
+                "(logged once)",
+                reason,
+                event="http.correlation_id.generator_rejected",
+                correlation_id=replacement,
+                data={"reason": reason, "value": escape_rejected(shown), "length": len(shown)},
+            )
+        except Exception:  # pragma: no cover - logging never raises into the request
+            pass
 
     def _log_rejected(self, header: str, value: str) -> None:
         try:
