@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -17,7 +18,7 @@ from celery import Celery, signals
 
 from agent_tracing.celery import duplicates, lifecycle, publishing, verdicts
 from agent_tracing.celery.options import TaskLogOptions, configure, report
-from agent_tracing.config import configure_logging, flush_logging
+from agent_tracing.config import configure_logging, configured_arguments, flush_logging
 
 __all__ = ["instrument_celery", "is_instrumented", "uninstrument_celery"]
 
@@ -28,12 +29,39 @@ class _Installed:
     lock = threading.Lock()
 
 
+def _loglevel_given() -> bool:
+    """Whether the worker's ``--loglevel`` was chosen rather than Celery's default (WARNING).
+
+    Only the ``celery`` command line knows; it runs on click, so click's context says where the
+    value came from. A worker started otherwise (``start_worker``, ``app.Worker``) passes its
+    level on purpose.
+    """
+    click = sys.modules.get("click")  # loaded by the command line; not imported for this alone
+    context = click.get_current_context(silent=True) if click is not None else None
+    if context is None or context.command.name != "worker":
+        return True
+    source = context.get_parameter_source("loglevel")
+    return source is None or source.name != "DEFAULT"
+
+
 def _on_setup_logging(loglevel: Any = None, logfile: Any = None, **_: Any) -> None:
-    """Own the worker's logging: with a receiver connected Celery leaves the root logger alone."""
-    options = dict(_Installed.logging_options or {})
+    """Own the worker's logging: with a receiver connected Celery leaves the root logger alone.
+
+    The setup the process already made (``configure_logging`` at import) is kept: its arguments,
+    ``logging_options`` on top, and Celery's ``--loglevel`` / ``--logfile`` only for what neither
+    gave.
+    """
+    configured = configured_arguments()
+    options = {**(configured or {}), **(_Installed.logging_options or {})}
     # ``celery worker -l debug --logfile worker.jsonl`` still decides, unless the options or the
-    # AGENT_TRACING_* variables say otherwise.
-    if "level" not in options and loglevel and not os.environ.get("AGENT_TRACING_LEVEL"):
+    # AGENT_TRACING_* variables say otherwise; Celery's default level does not replace the one of
+    # a setup the process made itself.
+    if (
+        "level" not in options
+        and loglevel
+        and not os.environ.get("AGENT_TRACING_LEVEL")
+        and (configured is None or _loglevel_given())
+    ):
         options["level"] = (
             loglevel if isinstance(loglevel, int) else logging.getLevelName(str(loglevel).upper())
         )
