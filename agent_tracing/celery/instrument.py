@@ -29,19 +29,26 @@ class _Installed:
     lock = threading.Lock()
 
 
+#: The main process's answer, for pool children started as fresh interpreters (billiard's spawn):
+#: they have no command line to ask.
+_LOGLEVEL_GIVEN = "AGENT_TRACING_CELERY_LOGLEVEL_GIVEN"
+
+
 def _loglevel_given() -> bool:
     """Whether the worker's ``--loglevel`` was chosen rather than Celery's default (WARNING).
 
     Only the ``celery`` command line knows; it runs on click, so click's context says where the
-    value came from. A worker started otherwise (``start_worker``, ``app.Worker``) passes its
-    level on purpose.
+    value came from, and the answer is left in the environment for the pool's children. A worker
+    started otherwise (``start_worker``, ``app.Worker``) passes its level on purpose.
     """
     click = sys.modules.get("click")  # loaded by the command line; not imported for this alone
     context = click.get_current_context(silent=True) if click is not None else None
     if context is None or context.command.name != "worker":
-        return True
+        return os.environ.get(_LOGLEVEL_GIVEN) != "0"
     source = context.get_parameter_source("loglevel")
-    return source is None or source.name != "DEFAULT"
+    given = source is None or source.name != "DEFAULT"
+    os.environ[_LOGLEVEL_GIVEN] = "1" if given else "0"
+    return given
 
 
 def _on_setup_logging(loglevel: Any = None, logfile: Any = None, **_: Any) -> None:

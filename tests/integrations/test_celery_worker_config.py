@@ -1,8 +1,8 @@
-"""A worker keeps the configuration the process set up before it started (issue 14).
+"""A worker keeps the configuration the process set up before it started.
 
-The user's module calls ``configure_logging`` at import and ``instrument_celery(app)``; the worker's
-``setup_logging`` keeps that setup, and Celery's ``--loglevel`` / ``--logfile`` fill in only what the
-user did not give.
+The user's module calls ``configure_logging`` at import and ``instrument_celery(app)``; the
+worker's ``setup_logging`` keeps that setup, and Celery's ``--loglevel`` / ``--logfile`` fill in
+only what the user did not give.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from celery import Celery, signals
 import agent_tracing as at
 from agent_tracing.celery import instrument_celery, uninstrument_celery
 from tests.conftest import ROOT, json_lines
-from tests.integrations.celery_support import instrumented, wait_for
+from tests.integrations.celery_support import instrumented
 
 _MODULE = """
 import os
@@ -38,6 +37,7 @@ from agent_tracing.celery import instrument_celery
 {configure}
 app = Celery("usermod", broker=os.environ["USER_BROKER"], backend=os.environ["USER_BROKER"])
 app.conf.task_default_queue = os.environ["USER_QUEUE"]
+app.conf.worker_pool_start_method = os.environ.get("USER_START_METHOD", "fork")
 instrument_celery(app)
 
 
@@ -51,7 +51,14 @@ def ping(value):
 class UserWorker:
     """A prefork worker (``celery -A usermod worker``) of a user's module, in its own folder."""
 
-    def __init__(self, folder: Path, configure: str, redis_url: str, *options: str) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        configure: str,
+        redis_url: str,
+        *options: str,
+        start_method: str = "fork",
+    ) -> None:
         self.folder = folder
         self.queue = f"at-user-{uuid.uuid4().hex[:10]}"
         module = f"usermod_{uuid.uuid4().hex[:8]}"
@@ -64,6 +71,7 @@ class UserWorker:
         env.update(
             USER_BROKER=redis_url,
             USER_QUEUE=self.queue,
+            USER_START_METHOD=start_method,
             PYTHONPATH=os.pathsep.join([str(folder), str(ROOT)]),
         )
         command = [
@@ -83,7 +91,7 @@ class UserWorker:
         """Publish ``usermod.ping`` with ``correlation_id`` and wait for its result."""
         with at.bind(correlation_id=correlation_id):
             result = self.app.send_task("usermod.ping", args=[7], queue=self.queue)
-        assert 7 == result.get(timeout=60)
+        assert result.get(timeout=60) == 7
 
     def stop(self) -> None:
         """Warm shutdown (SIGTERM): the child exits and every line is written."""
@@ -149,25 +157,31 @@ def test_a_prefork_worker_writes_to_the_users_file_once(
     lines = json_lines(path) if path.exists() else []
     assert expected == _task_lines(lines, "cid-user-file")
     # The console view (stderr, the user's default) shows the task's own line once too.
-    assert 1 == worker.stderr.read_text().count("- pinged ")
-    assert [] == _task_lines(_stdout_json(worker), "cid-user-file")
+    assert worker.stderr.read_text().count("- pinged ") == 1
+    assert _task_lines(_stdout_json(worker), "cid-user-file") == []
 
 
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_without_loglevel_the_users_level_stays(
-    redis_url: str, tmp_path: Path, workers: list[UserWorker]
+    redis_url: str, tmp_path: Path, workers: list[UserWorker], start_method: str
 ) -> None:
     """No ``-l`` on the command line: Celery's default (WARNING) does not replace the level the
-    user's setup resolved (INFO), so the task's INFO lines are written."""
+    user's setup resolved (INFO), in a forked child or one started as a fresh interpreter."""
     path = tmp_path / "w.jsonl"
     worker = UserWorker(
-        tmp_path, f"at.configure_logging(console=False, json_output={str(path)!r})", redis_url
+        tmp_path,
+        f"at.configure_logging(console=False, json_output={str(path)!r})",
+        redis_url,
+        start_method=start_method,
     )
     workers.append(worker)
     worker.ping("cid-no-level")
     worker.stop()
     lines = json_lines(path) if path.exists() else []
-    assert ["task.start", None, "task.end"] == [
-        event for event, _ in _task_lines(lines, "cid-no-level")
+    assert [event for event, _ in _task_lines(lines, "cid-no-level")] == [
+        "task.start",
+        None,
+        "task.end",
     ]
 
 
@@ -180,8 +194,10 @@ def test_without_configure_logging_the_worker_uses_the_defaults(
     workers.append(worker)
     worker.ping("cid-defaults")
     worker.stop()
-    assert ["task.start", None, "task.end"] == [
-        event for event, _ in _task_lines(_stdout_json(worker), "cid-defaults")
+    assert [event for event, _ in _task_lines(_stdout_json(worker), "cid-defaults")] == [
+        "task.start",
+        None,
+        "task.end",
     ]
 
 
@@ -229,7 +245,7 @@ def test_the_worker_keeps_the_users_file_and_level(clean: None, tmp_path: Path) 
     assert (str(path), logging.WARNING) == (settings.json_output, settings.level)
     logging.getLogger("celery.worker").warning("kept")
     at.flush_logging()
-    assert ["kept"] == [line["message"] for line in json_lines(path)]
+    assert [line["message"] for line in json_lines(path)] == ["kept"]
     assert not (tmp_path / "celery.log").exists()
 
 
