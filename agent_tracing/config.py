@@ -236,6 +236,10 @@ def configure_logging(
             ),
         )
         _validate(settings)
+        if redact_keys is not None:
+            given["redact_keys"] = settings.redact_keys  # a one-shot iterable is consumed now
+        if levels is not None:
+            given["levels"] = dict(levels)  # the caller may change its mapping afterwards
         sanitizer = Sanitizer(Redactor(extra_keys=settings.redact_keys), settings.limits)
         targets = _build_handlers(settings)
     except Exception as error:

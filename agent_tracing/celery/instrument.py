@@ -129,9 +129,14 @@ def instrument_celery(
         worker_logging: Configure logging when a worker starts (``setup_logging``); Celery then
             leaves the root logger alone (no hijack, no stdout redirect).
         logging_options: Keyword arguments for :func:`agent_tracing.configure_logging` at worker
-            start (environment variables fill in the rest). ``level`` defaults to the worker's
-            ``--loglevel`` unless ``AGENT_TRACING_LEVEL`` is set, and ``json_output`` to its
-            ``--logfile`` unless ``AGENT_TRACING_JSON_OUTPUT`` is set.
+            start. When the process already called ``configure_logging`` (in the module the
+            worker imports), the worker keeps that setup: it starts from that call's arguments,
+            and ``logging_options`` win over them. Environment variables fill in the rest.
+            ``level`` defaults to the worker's ``--loglevel`` unless ``AGENT_TRACING_LEVEL`` is
+            set (over a setup the process made, only a ``--loglevel`` given on the command line
+            counts, not Celery's default WARNING), and ``json_output`` to its ``--logfile``
+            unless ``AGENT_TRACING_JSON_OUTPUT`` is set (a file the setup names stays the only
+            one: each line is written once).
         options: What the lifecycle lines show (:class:`TaskLogOptions`), and whether Celery's
             own outcome line of each run, which a lifecycle line already carries, is written too
             (``keep_celery_task_lines``; by default it is not, see

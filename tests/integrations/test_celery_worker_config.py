@@ -137,14 +137,15 @@ def _stdout_json(worker: UserWorker) -> list[dict[str, Any]]:
     return parsed
 
 
+@pytest.mark.parametrize("more", ["", ", queue_mode=True"])
 def test_a_prefork_worker_writes_to_the_users_file_once(
-    redis_url: str, tmp_path: Path, workers: list[UserWorker]
+    redis_url: str, tmp_path: Path, workers: list[UserWorker], more: str
 ) -> None:
     """configure_logging(json_output=file) at import + instrument_celery, ``-l INFO``: the task's
-    lines reach the user's file exactly once, and none is written as JSON on stdout."""
+    lines reach the user's file exactly once (queue mode too), none as JSON on stdout."""
     path = tmp_path / "w.jsonl"
     worker = UserWorker(
-        tmp_path, f"at.configure_logging(json_output={str(path)!r})", redis_url, "-l", "INFO"
+        tmp_path, f"at.configure_logging(json_output={str(path)!r}{more})", redis_url, "-l", "INFO"
     )
     workers.append(worker)
     worker.ping("cid-user-file")
@@ -273,3 +274,13 @@ def test_logging_options_win_over_the_users_call(clean: None, tmp_path: Path) ->
     settings = at.config._State.settings
     assert settings is not None
     assert (str(tmp_path / "worker.jsonl"), False) == (settings.json_output, settings.console)
+
+
+def test_the_worker_keeps_redact_keys_given_as_a_generator(clean: None, tmp_path: Path) -> None:
+    """redact_keys given as a one-shot iterable are still redacted after the worker's setup."""
+    at.configure_logging(console=False, redact_keys=(key for key in ["pin"]))
+    instrument_celery()
+    _worker_starts(logging.INFO)
+    settings = at.config._State.settings
+    assert settings is not None
+    assert settings.redact_keys == ("pin",)
