@@ -13,9 +13,10 @@ With ``worker_logging`` (the default) the worker's logging is
 task's context, and a prefork child flushes its queued lines before it exits. A setup the process
 made itself before the worker started (``configure_logging(json_output="w.jsonl")`` in the module
 the worker imports) is kept: ``--loglevel`` and ``--logfile`` fill in only the level and the
-JSON output it left out (``instrument_celery``'s ``logging_options`` say the rest). Celery's own outcome
-line of a run ("succeeded in", "retry", "raised ...", "ignored") is not written where a lifecycle
-line already says it (:mod:`agent_tracing.celery.duplicates`;
+JSON output it left out (``instrument_celery``'s ``logging_options`` say the rest).
+
+Celery's own outcome line of a run ("succeeded in", "retry", "raised ...", "ignored") is not
+written where a lifecycle line already says it (:mod:`agent_tracing.celery.duplicates`;
 ``TaskLogOptions(keep_celery_task_lines=True)`` keeps it).
 """
 
