@@ -34,7 +34,13 @@ from agent_tracing.handlers import (
 from agent_tracing.records import ContextFilter
 from agent_tracing.redaction import Redactor
 
-__all__ = ["LoggingSettings", "configure_logging", "flush_logging", "shutdown_logging"]
+__all__ = [
+    "LoggingSettings",
+    "configure_logging",
+    "configured_arguments",
+    "flush_logging",
+    "shutdown_logging",
+]
 
 _MARK = "_agent_tracing_handler"
 #: The logging module's own lock (``addHandler`` takes it): the handler swap takes it too.
@@ -114,6 +120,8 @@ class _State:
     leveled: list[str] = []
     root_level: int | None = None
     settings: LoggingSettings | None = None
+    #: The arguments the call in effect was given (not None), for a later call to start from.
+    arguments: dict[str, Any] | None = None
     lock = threading.RLock()
     atexit_registered = False
     #: Queue mode's SIGTERM handler and the handler it replaced, while installed.
@@ -186,6 +194,8 @@ def configure_logging(
         OSError: The JSON file cannot be created or opened. In both cases the message says
             what failed, and the setup installed before stays in place.
     """
+    # Only the parameters are local here: what the caller chose, as opposed to the defaults.
+    given = {name: value for name, value in locals().items() if value is not None}
 
     def pick(value: Any, env: Any, default: Any) -> Any:
         return value if value is not None else (env if env is not None else default)
@@ -226,6 +236,10 @@ def configure_logging(
             ),
         )
         _validate(settings)
+        if redact_keys is not None:
+            given["redact_keys"] = settings.redact_keys  # a one-shot iterable is consumed now
+        if levels is not None:
+            given["levels"] = dict(levels)  # the caller may change its mapping afterwards
         sanitizer = Sanitizer(Redactor(extra_keys=settings.redact_keys), settings.limits)
         targets = _build_handlers(settings)
     except Exception as error:
@@ -233,6 +247,7 @@ def configure_logging(
         raise _kept_setup_error(error) from error
     with _State.lock:
         _install(settings, sanitizer, targets)
+        _State.arguments = given
     return settings
 
 
@@ -404,6 +419,17 @@ def _uninstall() -> None:
     _State.queue_handler = None
 
 
+def configured_arguments() -> dict[str, Any] | None:
+    """The keyword arguments of the :func:`configure_logging` call in effect, or None.
+
+    Only the arguments the caller gave (not None) are there, so a framework that sets up logging
+    later (a Celery worker) can keep the caller's choices and fill in only what was left out.
+    None when logging is not configured (never, or since :func:`shutdown_logging`).
+    """
+    with _State.lock:
+        return None if _State.arguments is None else dict(_State.arguments)
+
+
 def flush_logging() -> None:
     """Write out every record accepted so far (drains the queue in queue mode)."""
     with _State.lock:
@@ -424,6 +450,7 @@ def shutdown_logging() -> None:
     with _State.lock:
         _uninstall()
         _State.settings = None
+        _State.arguments = None
 
 
 # -- SIGTERM in queue mode -------------------------------------------------------------------

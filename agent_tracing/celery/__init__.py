@@ -10,9 +10,13 @@ context restored from the headers and reset exactly after the run. Lifecycle eve
 
 With ``worker_logging`` (the default) the worker's logging is
 :func:`agent_tracing.configure_logging`, so Celery's own lines come out in the schema with the
-task's context, and a prefork child flushes its queued lines before it exits. Celery's own outcome
-line of a run ("succeeded in", "retry", "raised ...", "ignored") is not written where a lifecycle
-line already says it (:mod:`agent_tracing.celery.duplicates`;
+task's context, and a prefork child flushes its queued lines before it exits. A setup the process
+made itself before the worker started (``configure_logging(json_output="w.jsonl")`` in the module
+the worker imports) is kept: ``--loglevel`` and ``--logfile`` fill in only the level and the
+JSON output it left out (``instrument_celery``'s ``logging_options`` say the rest).
+
+Celery's own outcome line of a run ("succeeded in", "retry", "raised ...", "ignored") is not
+written where a lifecycle line already says it (:mod:`agent_tracing.celery.duplicates`;
 ``TaskLogOptions(keep_celery_task_lines=True)`` keeps it).
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -17,7 +18,7 @@ from celery import Celery, signals
 
 from agent_tracing.celery import duplicates, lifecycle, publishing, verdicts
 from agent_tracing.celery.options import TaskLogOptions, configure, report
-from agent_tracing.config import configure_logging, flush_logging
+from agent_tracing.config import configure_logging, configured_arguments, flush_logging
 
 __all__ = ["instrument_celery", "is_instrumented", "uninstrument_celery"]
 
@@ -28,12 +29,46 @@ class _Installed:
     lock = threading.Lock()
 
 
+#: The main process's answer, for pool children started as fresh interpreters (billiard's spawn):
+#: they have no command line to ask.
+_LOGLEVEL_GIVEN = "AGENT_TRACING_CELERY_LOGLEVEL_GIVEN"
+
+
+def _loglevel_given() -> bool:
+    """Whether the worker's ``--loglevel`` was chosen rather than Celery's default (WARNING).
+
+    Only the ``celery`` command line knows; it runs on click, so click's context says where the
+    value came from, and the answer is left in the environment for the pool's children. A worker
+    started otherwise (``start_worker``, ``app.Worker``) passes its level on purpose.
+    """
+    click = sys.modules.get("click")  # loaded by the command line; not imported for this alone
+    context = click.get_current_context(silent=True) if click is not None else None
+    if context is None or context.command.name != "worker":
+        return os.environ.get(_LOGLEVEL_GIVEN) != "0"
+    source = context.get_parameter_source("loglevel")
+    given = source is None or source.name != "DEFAULT"
+    os.environ[_LOGLEVEL_GIVEN] = "1" if given else "0"
+    return given
+
+
 def _on_setup_logging(loglevel: Any = None, logfile: Any = None, **_: Any) -> None:
-    """Own the worker's logging: with a receiver connected Celery leaves the root logger alone."""
-    options = dict(_Installed.logging_options or {})
+    """Own the worker's logging: with a receiver connected Celery leaves the root logger alone.
+
+    The setup the process already made (``configure_logging`` at import) is kept: its arguments,
+    ``logging_options`` on top, and Celery's ``--loglevel`` / ``--logfile`` only for what neither
+    gave.
+    """
+    configured = configured_arguments()
+    options = {**(configured or {}), **(_Installed.logging_options or {})}
     # ``celery worker -l debug --logfile worker.jsonl`` still decides, unless the options or the
-    # AGENT_TRACING_* variables say otherwise.
-    if "level" not in options and loglevel and not os.environ.get("AGENT_TRACING_LEVEL"):
+    # AGENT_TRACING_* variables say otherwise; Celery's default level does not replace the one of
+    # a setup the process made itself.
+    if (
+        "level" not in options
+        and loglevel
+        and not os.environ.get("AGENT_TRACING_LEVEL")
+        and (configured is None or _loglevel_given())
+    ):
         options["level"] = (
             loglevel if isinstance(loglevel, int) else logging.getLevelName(str(loglevel).upper())
         )
@@ -94,9 +129,14 @@ def instrument_celery(
         worker_logging: Configure logging when a worker starts (``setup_logging``); Celery then
             leaves the root logger alone (no hijack, no stdout redirect).
         logging_options: Keyword arguments for :func:`agent_tracing.configure_logging` at worker
-            start (environment variables fill in the rest). ``level`` defaults to the worker's
-            ``--loglevel`` unless ``AGENT_TRACING_LEVEL`` is set, and ``json_output`` to its
-            ``--logfile`` unless ``AGENT_TRACING_JSON_OUTPUT`` is set.
+            start. When the process already called ``configure_logging`` (in the module the
+            worker imports), the worker keeps that setup: it starts from that call's arguments,
+            and ``logging_options`` win over them. Environment variables fill in the rest.
+            ``level`` defaults to the worker's ``--loglevel`` unless ``AGENT_TRACING_LEVEL`` is
+            set (over a setup the process made, only a ``--loglevel`` given on the command line
+            counts, not Celery's default WARNING), and ``json_output`` to its ``--logfile``
+            unless ``AGENT_TRACING_JSON_OUTPUT`` is set (a file the setup names stays the only
+            one: each line is written once).
         options: What the lifecycle lines show (:class:`TaskLogOptions`), and whether Celery's
             own outcome line of each run, which a lifecycle line already carries, is written too
             (``keep_celery_task_lines``; by default it is not, see
