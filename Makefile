@@ -19,10 +19,13 @@ CORE_TESTS := tests/test_config.py tests/test_context.py tests/test_formatters.p
 
 .PHONY: install system-deps demo test lint typecheck pytest test-py313 test-py313-run bench bench-instructions snapshots stress clean
 
+# Every integration's extra for the library, and the `dev` group: the test tools and the reference
+# app's own dependencies (app/ is not in the wheel; the editable install's path entry, the checkout's
+# root, makes it importable).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
-	$(PY) -m pip install --quiet -e ".[all]" --group dev
+	$(PY) -m pip install --quiet -e ".[all,freqtrade]" --group dev
 	touch $(STAMP)
 
 install: $(STAMP)
