@@ -23,10 +23,10 @@ def _console_line(correlation_id: str) -> str:
 
 def test_non_uuid_ids_are_shown_whole_on_the_console() -> None:
     """req-chat-42 and req-chat-43 are two different ids on the console."""
-    assert ["INFO     app.x [req-chat-42] - hi\n", "INFO     app.x [req-chat-43] - hi\n"] == [
+    assert [
         _console_line("req-chat-42"),
         _console_line("req-chat-43"),
-    ]
+    ] == ["INFO     app.x [req-chat-42] - hi\n", "INFO     app.x [req-chat-43] - hi\n"]
 
 
 @pytest.mark.parametrize(
@@ -50,4 +50,4 @@ def test_short_correlation_id_rule(correlation_id: str, shown: str) -> None:
 
 def test_short_correlation_id_of_a_non_text_id() -> None:
     """An int id (a bound number) and None are shown without raising."""
-    assert ("12345", "-") == (short_correlation_id(12345), short_correlation_id(None))
+    assert (short_correlation_id(12345), short_correlation_id(None)) == ("12345", "-")
