@@ -3,11 +3,12 @@
 A span gets a new ``span_id``, takes the enclosing span as its ``parent_span_id``, binds both (and
 any context fields given) for the lines inside it, and logs ``<kind>.start`` and ``<kind>.end``
 with ``duration_ms`` and ``status``. A span that ends with an exception logs its end at ERROR with
-the exception. The keys the span writes itself (``span``, ``duration_ms``, ``status``) are never
-overwritten by the caller's data: a caller's value for one of them is kept beside it, under the
-same name followed by ``_`` (``span.set(status="completed")`` gives ``"status": "ok"`` and
-``"status_": "completed"``). Carried across processes (task headers, environment variables), the parent id links
+the exception. Carried across processes (task headers, environment variables), the parent id links
 one operation into one tree.
+
+The keys a span writes for itself (``span``, ``duration_ms``, ``status``) are never overwritten by
+the caller's data: a caller's value for one of them is kept beside it, under the same name followed
+by ``_`` (``span.set(status="completed")`` gives ``"status": "ok"`` and ``"status_": "completed"``).
 """
 
 from __future__ import annotations
