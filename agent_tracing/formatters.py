@@ -29,6 +29,7 @@ from agent_tracing.records import (
     ATTR_EXCEPTION,
     ATTR_FIELDS,
     ATTR_MESSAGE,
+    adopt_extra,
     exception_fields,
     format_timestamp,
     level_name,
@@ -161,6 +162,8 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
         data: Any = attrs[ATTR_DATA]
         event = attrs[ATTR_EVENT]
     except KeyError:
+        if ATTR_FIELDS not in attrs:  # a foreign record no handler of ours has seen: its extra
+            adopt_extra(record)
         ctx = attrs.get(ATTR_CONTEXT)
         fields = attrs.get(ATTR_FIELDS)
         data = attrs.get(ATTR_DATA)
