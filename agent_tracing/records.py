@@ -103,6 +103,10 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# What a foreign record carries besides ``extra`` by the time a handler of ours reads it.
+_SKIPPED = NOT_EXTRA | {ATTR_CONTEXT, ATTR_FIELDS, ATTR_DATA, ATTR_EVENT, ATTR_CALLER}
+
+
 def split_extra(
     bound: Mapping[str, Any] | None, extra: Mapping[str, Any] | None, data: Any
 ) -> tuple[Any, dict[str, Any] | None, str | None]:
@@ -156,12 +160,14 @@ def adopt_extra(record: logging.LogRecord) -> None:
         return
     data = fields = event = None
     try:
-        names = attrs.keys() - NOT_EXTRA  # a plain record: only our private names are left
-        if names and not all(name.__class__ is str and name[:1] == "_" for name in names):
+        # Most foreign records have no extra: one subset test (a quarter of a microsecond).
+        if not attrs.keys() <= _SKIPPED and not all(
+            name.__class__ is str and name[:1] == "_" for name in attrs.keys() - _SKIPPED
+        ):
             extra = {
                 name: value
                 for name, value in attrs.items()
-                if name in names and not (name.__class__ is str and name[:1] == "_")
+                if name not in _SKIPPED and not (name.__class__ is str and name[:1] == "_")
             }
             args = record.args
             if args and extra.get("data") is args:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,32 @@ def test_queue_mode_writes_foreign_extra_as_it_was_at_the_call(tmp_path: Path) -
     first, second = (orjson.loads(raw) for raw in out.read_bytes().splitlines())
     assert (first["user_id"], first["data"]) == ("u1", {"k": [1], "n": 1})
     assert (second["data"], second["message"]) == (None, "T t")
+
+
+def test_hostile_extra_keys_never_break_the_line(log_events: CapturedEvents) -> None:
+    """A non-text key, a huge event and a data mapping whose iteration raises are all written."""
+
+    class Raising(Mapping[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            raise RuntimeError("no")
+
+        def __iter__(self) -> Iterator[str]:
+            raise RuntimeError("no")
+
+        def __len__(self) -> int:
+            return 1
+
+    logging.getLogger("lib").info("a", extra={1: "one", "event": "e" * 100_000})  # type: ignore[dict-item]
+    logging.getLogger("lib").info("b", extra={"data": Raising()})
+    first, second = log_events.raw
+    assert (first["data"], second["message"]) == ({"1": "one"}, "b")
+    assert len(first["event"]) < 10_000
+    assert second["data"]["_unreadable_data"].endswith("Raising")
+
+
+def test_a_logger_adapter_extra_is_read(log_events: CapturedEvents) -> None:
+    """logging.LoggerAdapter(logger, {"user_id": ...}) puts the user id at the top level."""
+    adapter = logging.LoggerAdapter(logging.getLogger("lib"), {"user_id": "u5", "tenant": "t"})
+    adapter.info("hello")
+    (line,) = log_events.raw
+    assert (line["user_id"], line["data"]) == ("u5", {"tenant": "t"})
