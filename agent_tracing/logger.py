@@ -130,7 +130,7 @@ class BoundLogger:
         return self._logger
 
     def bind(self, **fields: Any) -> BoundLogger:
-        """Return a logger that adds ``fields`` (context fields, ``event``, ``data`` keys) to each line."""
+        """Return a logger adding ``fields`` (context fields, ``event``, data keys) to each line."""
         merged = dict(self._bound or {})
         merged.update(fields)
         return BoundLogger(self._logger, merged)
