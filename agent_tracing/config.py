@@ -3,7 +3,10 @@
 Safe to repeat: each call replaces the handlers the previous one installed (and only those; a
 foreign handler such as pytest's ``caplog`` stays). Everything new is built and checked first: a
 call that fails (a bad argument, a file it cannot open) raises and leaves the previous setup
-working. Explicit arguments win over environment variables, which win over the defaults.
+working. Explicit arguments win over environment variables, which win over the defaults; an
+argument takes every form its environment variable takes (``max_bytes="64KB"``, ``json="off"``,
+``backup_count="3"``, ``levels="app.db=DEBUG"``), and a value of neither form is a ``ValueError``
+naming the argument or the variable.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import logging.handlers
 import os
 import queue
+import re
 import signal
 import sys
 import threading
@@ -52,22 +56,69 @@ def _env(name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
-def _env_bool(name: str) -> bool | None:
-    value = _env(name)
-    if value is None:
-        return None
-    return value.strip().lower() in ("1", "true", "yes", "on")
+_TRUE = frozenset(("1", "true", "yes", "on"))
+_FALSE = frozenset(("0", "false", "no", "off"))
 
 
-def _env_int(name: str) -> int | None:
-    value = _env(name)
-    return int(value) if value is not None else None
+def _as_bool(name: str, value: Any) -> bool | None:
+    """A boolean option: a bool, or the text an environment variable holds (``1``/``0``,
+    ``true``/``false``, ``yes``/``no``, ``on``/``off``)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise ValueError(f"{name} must be a bool or one of 1/0, true/false, yes/no, on/off: {value!r}")
+
+
+def _as_int(name: str, value: Any) -> int | None:
+    """An integer option: an int, or its decimal text (``_validate`` checks the range)."""
+    if value is None or isinstance(value, int):
+        return value  # a bool too: _validate rejects it with the range message
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be an integer, not {value!r}")
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([KMG]?B)?", re.IGNORECASE)
+_SIZE_FACTORS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+
+
+def _as_size(name: str, value: Any) -> int | None:
+    """A size in bytes: an int, or its text, bare or with ``B``, ``KB``, ``MB`` or ``GB``
+    (binary multiples: ``64KB`` is 65536; ``1.5GB`` may have a fraction)."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value.strip())
+        if match:
+            number, unit = match.groups()
+            try:
+                return int(float(number) * _SIZE_FACTORS[(unit or "").upper()])
+            except OverflowError:  # more digits than a float holds: not a file size either
+                pass
+    raise ValueError(
+        f"{name} must be a size in bytes such as 1048576, 64KB, 10MB or 1.5GB: {value!r}"
+    )
+
+
+def _env_option(name: str, parse: Callable[[str, Any], Any]) -> Any:
+    return parse(name, _env(name))
 
 
 def _level(value: int | str) -> int:
     if isinstance(value, int):
         return value
-    number = logging.getLevelName(value.strip().upper())
+    text = value.strip()
+    if text.isdigit():
+        return int(text)  # "10", as logging.setLevel does not take but an env var may hold
+    number = logging.getLevelName(text.upper())
     if not isinstance(number, int):
         raise ValueError(f"unknown log level {value!r}")
     return number
@@ -82,12 +133,8 @@ def _parse_levels(text: str) -> dict[str, str]:
     return levels
 
 
-def _parse_size(text: str) -> int:
-    text = text.strip().upper()
-    for suffix, factor in (("KB", 1024), ("MB", 1024**2), ("GB", 1024**3), ("B", 1)):
-        if text.endswith(suffix):
-            return int(float(text[: -len(suffix)]) * factor)
-    return int(text)
+def _split_keys(text: str) -> list[str]:
+    return [key.strip() for key in text.split(",") if key.strip()]
 
 
 @dataclass
@@ -145,10 +192,10 @@ def configure_logging(
     json_level: int | str | None = None,
     json_output: str | None = None,
     rotate: str | None = None,
-    max_bytes: int | None = None,
+    max_bytes: int | str | None = None,
     backup_count: int | None = None,
     when: str | None = None,
-    levels: Mapping[str, int | str] | None = None,
+    levels: Mapping[str, int | str] | str | None = None,
     queue_mode: bool | None = None,
     redact_keys: Iterable[str] | None = None,
     max_string: int | None = None,
@@ -171,7 +218,8 @@ def configure_logging(
         json_output: ``stdout``, ``stderr`` or a file path. Env ``AGENT_TRACING_JSON_OUTPUT``;
             default stdout.
         rotate: For a file: ``size`` or ``time`` rotation, or None. Env ``AGENT_TRACING_ROTATE``.
-        max_bytes: Size rotation threshold (env ``AGENT_TRACING_MAX_BYTES``, e.g. ``10MB``).
+        max_bytes: Size rotation threshold: bytes, or a size such as ``64KB``, ``10MB``,
+            ``1.5GB`` (binary multiples). Env ``AGENT_TRACING_MAX_BYTES``; default 10MB.
         backup_count: Rotated files kept (env ``AGENT_TRACING_BACKUP_COUNT``; default 5).
         when: Time rotation unit as the stdlib's (env ``AGENT_TRACING_WHEN``; default midnight).
         levels: Per-logger levels, e.g. ``{"app.db": "DEBUG", "sqlalchemy.engine": "WARNING"}``.
@@ -201,21 +249,38 @@ def configure_logging(
         return value if value is not None else (env if env is not None else default)
 
     try:
+        # Arguments take every form the environment variables take (sizes, numbers and booleans
+        # as text, levels and keys as comma-separated text), and the same checks name the option.
         env_levels = _env("AGENT_TRACING_LEVELS")
         env_keys = _env("AGENT_TRACING_REDACT_KEYS")
-        env_bytes = _env("AGENT_TRACING_MAX_BYTES")
+        if isinstance(levels, str):
+            levels = _parse_levels(levels)
+        if isinstance(redact_keys, str):
+            redact_keys = _split_keys(redact_keys)
         settings = LoggingSettings(
             level=_level(pick(level, _env("AGENT_TRACING_LEVEL"), "INFO")),
-            console=pick(console, _env_bool("AGENT_TRACING_CONSOLE"), True),
+            console=pick(
+                _as_bool("console", console), _env_option("AGENT_TRACING_CONSOLE", _as_bool), True
+            ),
             console_level=_level(pick(console_level, _env("AGENT_TRACING_CONSOLE_LEVEL"), "INFO")),
             console_stream=pick(console_stream, _env("AGENT_TRACING_CONSOLE_STREAM"), "stderr"),
-            color=pick(color, _env_bool("AGENT_TRACING_COLOR"), None),
-            json=pick(json, _env_bool("AGENT_TRACING_JSON"), True),
+            color=pick(
+                _as_bool("color", color), _env_option("AGENT_TRACING_COLOR", _as_bool), None
+            ),
+            json=pick(_as_bool("json", json), _env_option("AGENT_TRACING_JSON", _as_bool), True),
             json_level=_level(pick(json_level, _env("AGENT_TRACING_JSON_LEVEL"), "DEBUG")),
             json_output=pick(json_output, _env("AGENT_TRACING_JSON_OUTPUT"), "stdout"),
             rotate=pick(rotate, _env("AGENT_TRACING_ROTATE"), None),
-            max_bytes=pick(max_bytes, _parse_size(env_bytes) if env_bytes else None, 10 * 1024**2),
-            backup_count=pick(backup_count, _env_int("AGENT_TRACING_BACKUP_COUNT"), 5),
+            max_bytes=pick(
+                _as_size("max_bytes", max_bytes),
+                _env_option("AGENT_TRACING_MAX_BYTES", _as_size),
+                10 * 1024**2,
+            ),
+            backup_count=pick(
+                _as_int("backup_count", backup_count),
+                _env_option("AGENT_TRACING_BACKUP_COUNT", _as_int),
+                5,
+            ),
             when=pick(when, _env("AGENT_TRACING_WHEN"), "midnight"),
             levels={
                 name: _level(value)
@@ -223,16 +288,30 @@ def configure_logging(
                     levels if levels is not None else _parse_levels(env_levels or "")
                 ).items()
             },
-            queue=pick(queue_mode, _env_bool("AGENT_TRACING_QUEUE"), False),
+            queue=pick(
+                _as_bool("queue_mode", queue_mode),
+                _env_option("AGENT_TRACING_QUEUE", _as_bool),
+                False,
+            ),
             redact_keys=tuple(
-                redact_keys
-                if redact_keys is not None
-                else [k.strip() for k in (env_keys or "").split(",") if k.strip()]
+                redact_keys if redact_keys is not None else _split_keys(env_keys or "")
             ),
             limits=Limits(
-                max_string=pick(max_string, _env_int("AGENT_TRACING_MAX_STRING"), 8192),
-                max_items=pick(max_items, _env_int("AGENT_TRACING_MAX_ITEMS"), 100),
-                max_depth=pick(max_depth, _env_int("AGENT_TRACING_MAX_DEPTH"), 8),
+                max_string=pick(
+                    _as_int("max_string", max_string),
+                    _env_option("AGENT_TRACING_MAX_STRING", _as_int),
+                    8192,
+                ),
+                max_items=pick(
+                    _as_int("max_items", max_items),
+                    _env_option("AGENT_TRACING_MAX_ITEMS", _as_int),
+                    100,
+                ),
+                max_depth=pick(
+                    _as_int("max_depth", max_depth),
+                    _env_option("AGENT_TRACING_MAX_DEPTH", _as_int),
+                    8,
+                ),
             ),
         )
         _validate(settings)

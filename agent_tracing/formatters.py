@@ -29,13 +29,21 @@ from agent_tracing.records import (
     ATTR_EXCEPTION,
     ATTR_FIELDS,
     ATTR_MESSAGE,
+    adopt_extra,
     exception_fields,
     format_timestamp,
     level_name,
     record_context,
 )
 
-__all__ = ["SCHEMA_KEYS", "ConsoleFormatter", "JsonFormatter", "escape_controls", "schema_fields"]
+__all__ = [
+    "SCHEMA_KEYS",
+    "ConsoleFormatter",
+    "JsonFormatter",
+    "escape_controls",
+    "schema_fields",
+    "short_correlation_id",
+]
 
 #: Every JSON line has exactly these keys, in this order (``exception`` only when there is one).
 SCHEMA_KEYS: tuple[str, ...] = (
@@ -154,6 +162,8 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
         data: Any = attrs[ATTR_DATA]
         event = attrs[ATTR_EVENT]
     except KeyError:
+        if ATTR_FIELDS not in attrs:  # a foreign record no handler of ours has seen: its extra
+            adopt_extra(record)
         ctx = attrs.get(ATTR_CONTEXT)
         fields = attrs.get(ATTR_FIELDS)
         data = attrs.get(ATTR_DATA)
@@ -413,6 +423,29 @@ def escape_controls(text: str) -> str:
     return text.translate(_CONTROL_MAP)
 
 
+# A UUID, with or without its dashes, in either case.
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}")
+#: Characters of a non-UUID correlation id shown on the console before it is cut.
+SHORT_ID_CHARS = 32
+
+
+def short_correlation_id(correlation_id: Any) -> str:
+    """Return the correlation id as the console shows it: short, yet telling ids apart.
+
+    A UUID (``uuid4()`` or its ``.hex``) shows its first 8 hex digits, which are random; any other
+    id (``req-chat-42``) is shown whole up to 32 characters, then cut with an ellipsis. Control
+    characters are escaped. No id is ``-``.
+    """
+    if correlation_id is None or correlation_id == "":
+        return "-"
+    text = correlation_id if correlation_id.__class__ is str else str(correlation_id)
+    if len(text) in (32, 36) and _UUID.fullmatch(text):
+        return text[:8]
+    if len(text) > SHORT_ID_CHARS:
+        text = f"{text[: SHORT_ID_CHARS - 1]}…"  # cut before escaping: no half escape shown
+    return escape_controls(text)
+
+
 def _escaped(value: Any) -> Any:
     return escape_controls(value) if isinstance(value, str) else value
 
@@ -519,7 +552,7 @@ class ConsoleFormatter(colorlog.ColoredFormatter):
             name=_escaped(fields["logger"]),
             message=escape_controls(fields["message"]),
             levelname=fields["level"],
-            short_correlation_id=escape_controls(str(cid)[:8]) if cid else "-",
+            short_correlation_id=short_correlation_id(cid),
             correlation_id=_escaped(cid),
             component=_escaped(fields["component"]),
             event=_escaped(fields["event"]),

@@ -31,6 +31,7 @@ from agent_tracing.records import (
     ATTR_DATA,
     ATTR_EXCEPTION,
     ATTR_FIELDS,
+    adopt_extra,
     exception_fields,
 )
 
@@ -46,8 +47,8 @@ __all__ = [
 
 class _ReportOnce:
     """``handleError`` that prints the first failure of a handler and counts the rest; ``handle``
-    that attaches the context to foreign records (what :class:`ContextFilter` does) without the
-    filter machinery on the hot path."""
+    that attaches the context to foreign records and reads their ``extra`` (what
+    :class:`ContextFilter` does) without the filter machinery on the hot path."""
 
     write_failures: int = 0
     filters: list[Any]
@@ -61,6 +62,8 @@ class _ReportOnce:
         attrs = record.__dict__
         if ATTR_CONTEXT not in attrs:
             attrs[ATTR_CONTEXT] = _raw_context()
+            if ATTR_FIELDS not in attrs:
+                adopt_extra(record)  # in the caller's thread, before the queue's copy
         if self.filters:
             fill_caller(record)  # a filter may read the caller
             if not self.filter(record):  # type: ignore[attr-defined]

@@ -17,8 +17,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agent_tracing.context import _CONTEXT, CONTEXT_FIELDS, SPAN_FIELDS
-from agent_tracing.encoding import _type_name, safe_repr
+from agent_tracing.context import _CONTEXT
+from agent_tracing.encoding import safe_repr
 from agent_tracing.records import (
     ATTR_CALLER,
     ATTR_CONTEXT,
@@ -27,6 +27,8 @@ from agent_tracing.records import (
     ATTR_EXCEPTION,
     ATTR_FIELDS,
     ATTR_MESSAGE,
+    EXTRA_FIELDS,
+    split_extra,
 )
 
 __all__ = ["BoundLogger", "get_logger"]
@@ -38,9 +40,7 @@ DEBUG, INFO, WARNING, ERROR, CRITICAL = (
     logging.ERROR,
     logging.CRITICAL,
 )
-# Keys of ``extra`` (and of ``bind()``) read as the line's own schema fields. The span fields let a
-# caller that tracks its own tree (a callback handler) place one line in a span without binding it.
-_EXTRA_FIELDS = frozenset((*CONTEXT_FIELDS, *SPAN_FIELDS))
+_EXTRA_FIELDS = EXTRA_FIELDS
 _LogRecord = logging.LogRecord
 _logging = logging
 _level_to_name: dict[int, str] = logging._levelToName
@@ -101,8 +101,10 @@ class BoundLogger:
     ``extra``: ``data`` (a mapping added to the line's ``data``), ``event`` (a dotted event name)
     and the context fields ``correlation_id``, ``user_id``, ``strategy_id``, ``backtest_id`` and
     ``component`` for this line only. Keys of ``extra`` that name context fields, ``span_id``,
-    ``parent_span_id`` or ``data`` are read the same way (the seed's
-    ``extra={"user_id": ..., "data": {...}}``); other keys of ``extra`` go into ``data``.
+    ``parent_span_id``, ``data`` or ``event`` (a string) are read the same way (the seed's
+    ``extra={"user_id": ..., "data": {...}}``); other keys of ``extra`` go into ``data``. A
+    plain ``logging.getLogger`` logger's ``extra`` gives the same line (see
+    :mod:`agent_tracing.records` for the rule).
 
     The record handed to the handlers is the one the stdlib's ``Logger`` would make for the same
     call (caller file, line and function honouring ``stacklevel``, ``taskName`` on 3.12+, the
@@ -128,7 +130,7 @@ class BoundLogger:
         return self._logger
 
     def bind(self, **fields: Any) -> BoundLogger:
-        """Return a logger that adds ``fields`` (context fields or ``data`` keys) to every line."""
+        """Return a logger adding ``fields`` (context fields, ``event``, data keys) to each line."""
         merged = dict(self._bound or {})
         merged.update(fields)
         return BoundLogger(self._logger, merged)
@@ -318,7 +320,9 @@ class BoundLogger:
             if bound is None and extra.__class__ is dict and _EXTRA_FIELDS.issuperset(extra):
                 fields = dict(extra) or None  # schema fields only
             else:
-                data, fields = _merge_extra(bound, extra, data)
+                data, fields, extra_event = split_extra(bound, extra, data)
+                if event is None:
+                    event = extra_event
         if (
             correlation_id is not None
             or user_id is not None
@@ -476,43 +480,6 @@ def _plain_logger_class(cls: type) -> bool:
 class _Record(logging.LogRecord):
     """A ``LogRecord`` with the stdlib's attributes, set inline by :meth:`BoundLogger._log` (the
     record class queue mode copies cheaply)."""
-
-
-def _merge_extra(
-    bound: Mapping[str, Any] | None, extra: Mapping[str, Any] | None, data: Any
-) -> tuple[Any, dict[str, Any] | None]:
-    """Split the bound fields and ``extra`` into schema fields and ``data`` keys."""
-    fields: dict[str, Any] = {}
-    more: dict[str, Any] = {}
-    for source in (bound, extra):
-        if source is None:
-            continue
-        try:
-            items = list(source.items())
-        except Exception:  # a mapping whose iteration raises: the line says so, never raises
-            more["_unreadable_extra"] = _type_name(source)
-            continue
-        for key, value in items:
-            if key in _EXTRA_FIELDS:
-                fields[key] = value
-            elif key == "data" and isinstance(value, Mapping):
-                try:
-                    more.update(value)
-                except Exception:
-                    more["_unreadable_data"] = _type_name(value)
-            elif key == "event":
-                continue
-            else:
-                more[key] = value
-    if more:
-        if isinstance(data, Mapping):
-            try:
-                data = {**more, **data}
-            except Exception:
-                data = {**more, "_unreadable_data": _type_name(data)}
-        else:
-            data = more if data is None else {**more, "value": data}
-    return data, (fields or None)
 
 
 def _set_extra(attrs: dict[str, Any], extra: Mapping[str, Any]) -> None:

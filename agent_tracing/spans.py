@@ -5,6 +5,10 @@ any context fields given) for the lines inside it, and logs ``<kind>.start`` and
 with ``duration_ms`` and ``status``. A span that ends with an exception logs its end at ERROR with
 the exception. Carried across processes (task headers, environment variables), the parent id links
 one operation into one tree.
+
+The keys a span writes for itself (``span``, ``duration_ms``, ``status``) are never overwritten by
+the caller's data: a caller's value for one of them is kept beside it, under the same name followed
+by ``_`` (``span.set(status="completed")`` gives ``"status": "ok"`` and ``"status_": "completed"``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,18 @@ __all__ = ["Span", "new_span_id", "span"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _CONTEXT_KEYS = frozenset(CONTEXT_FIELDS)
+#: The ``data`` keys a span's events carry for the span itself.
+RESERVED_KEYS = frozenset(("span", "duration_ms", "status"))
+
+
+def _with_user_data(payload: dict[str, Any], *sources: Mapping[str, Any]) -> dict[str, Any]:
+    """Add the caller's ``sources`` to ``payload``: a reserved key is kept as ``<key>_``."""
+    for source in sources:
+        for key, value in source.items():
+            payload[f"{key}_" if key in RESERVED_KEYS else key] = value
+    return payload
+
+
 _random = random.Random()  # ids need uniqueness, not secrecy; this is the fast one
 # A forked child (a prefork worker) must not draw the same ids as its parent and siblings.
 os.register_at_fork(after_in_child=_random.seed)
@@ -130,14 +146,18 @@ class Span:
                     "%s started",
                     self.name,
                     event=f"{self.kind}.start",
-                    data={"span": self.name, **self.data},
+                    data=_with_user_data({"span": self.name}, self.data),
                 )
             except Exception:  # pragma: no cover - logging never raises into the caller
                 pass
         return self
 
     def set(self, **data: Any) -> None:
-        """Add ``data`` to the end event (a status code, a result summary...)."""
+        """Add ``data`` to the end event (a status code, a result summary...).
+
+        The span's own keys are not replaced: ``set(status="completed")`` is written as
+        ``status_`` beside the span's ``status`` (see the module docstring).
+        """
         self._end_data.update(data)
 
     @property
@@ -162,7 +182,7 @@ class Span:
             status: Override the status (``ok`` / ``error`` by default).
             level: Override the end event's level.
             message: Override the end event's message.
-            data: More data for the end event.
+            data: More data for the end event (a reserved key is kept as ``<key>_``).
             fields: Context fields (``user_id``, ``strategy_id``...) for the end event's top
                 level only, such as a user id learnt inside the span after its bindings were
                 undone; other keys are ignored.
@@ -174,13 +194,11 @@ class Span:
                 if level is not None
                 else (logging.ERROR if self.status == "error" else self.level)
             )
-            payload = {
-                "span": self.name,
-                "duration_ms": self.duration_ms,
-                "status": self.status,
-                **self._end_data,
-                **(data or {}),
-            }
+            payload = _with_user_data(
+                {"span": self.name, "duration_ms": self.duration_ms, "status": self.status},
+                self._end_data,
+                data or {},
+            )
             if message is None:
                 message = (
                     f"{self.name} failed" if self.status == "error" else f"{self.name} finished"

@@ -160,7 +160,7 @@ def test_console_escapes_context_values_and_logger_names() -> None:
     with at.bind(correlation_id="\r\nFORGED\x1b[2J", user_id="\x1b[31mred"):
         at.ContextFilter().filter(record)
         line = formatter.format(record)
-    assert line == "evil\\n\\x1b[31m \\r\\nFORGED \\r\\nFORGED\\x1b[2J \\x1b[31mred hi"
+    assert line == ("evil\\n\\x1b[31m \\r\\nFORGED\\x1b[2J \\r\\nFORGED\\x1b[2J \\x1b[31mred hi")
 
 
 def test_console_keeps_data_holding_lone_surrogates() -> None:

@@ -132,9 +132,10 @@ def test_third_party_records_get_the_schema_and_context(log_events: CapturedEven
 
 
 def test_a_foreign_data_attribute_is_not_taken_for_ours(log_events: CapturedEvents) -> None:
-    """Celery's records carry extra={'data': ...}; it is not read as our data."""
+    """Celery's records pass their message arguments again as extra={'data': ...}: not repeated."""
+    context = {"name": "t"}
     logging.getLogger("celery.app.trace").info(
-        "Task %(name)s succeeded", {"name": "t"}, extra={"data": {"id": "x"}}
+        "Task %(name)s succeeded", context, extra={"data": context}
     )
     (line,) = log_events.raw
     assert line["data"] is None

@@ -139,7 +139,7 @@ class BacktestsService(Service):
             with self.sessions.begin() as session:
                 backtest = _owned(session, backtest_id, clerk_id)
                 sp.bind(strategy_id=backtest.strategy_id)
-            sp.set(status=backtest.status.value)
+            sp.set(backtest_status=backtest.status.value)
             return backtest
 
     # -- helpers ---------------------------------------------------------------------------------
