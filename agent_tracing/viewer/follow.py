@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from agent_tracing.formatters import short_correlation_id
 from agent_tracing.viewer.display import display_line
 from agent_tracing.viewer.filters import is_span_boundary, span_name
 from agent_tracing.viewer.labels import span_details, span_label
@@ -140,7 +141,7 @@ class FollowPrinter:
         depth = self._depth(line)
         lead = ""
         if self.prefix_operation:
-            lead = style.paint(f"[{str(line.get('correlation_id') or '-')[:8]}] ", "dim")
+            lead = style.paint(f"[{short_correlation_id(line.get('correlation_id'))}] ", "dim")
         indent = "   " * depth
         if is_span_boundary(line):
             event = str(line["event"])
