@@ -30,10 +30,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Chromium and lnav, which the viewer's tests use for real. Without root the tests that need them
-# skip (or fail under AGENT_TRACING_REQUIRE_SERVICES=1), so a failure here does not stop the build.
+# Chromium and lnav, which the viewer's tests use for real. apt runs only when it cannot prompt
+# (root, or CI with a passwordless sudo); otherwise one line says what to install and the tests
+# that need them skip. Under AGENT_TRACING_REQUIRE_SERVICES=1 (CI) a missing tool stops here.
 system-deps:
-	-@sh scripts/install-system-deps.sh
+	@sh scripts/install-system-deps.sh
 
 demo: $(STAMP)
 	$(PY) -m app.demo

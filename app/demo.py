@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -29,7 +30,7 @@ import httpx
 
 from app.stack import Stack
 
-__all__ = ["DATA_DIR", "LOG_FILE", "PROMPT", "Session", "main"]
+__all__ = ["DATA_DIR", "LOG_FILE", "PROMPT", "Session", "main", "view_command"]
 
 DATA_DIR = Path(".demo")
 LOG_FILE = Path("logs/demo.jsonl")
@@ -89,6 +90,24 @@ def _play(stack: Stack) -> tuple[Session, dict[str, Any]]:
             raise TimeoutError(f"backtest {backtest_id} still {backtest['status']}")
 
 
+def view_command(log_file: Path, correlation_id: str) -> str:
+    """The shell command that opens ``correlation_id``'s trace in ``log_file``.
+
+    A new shell has no virtual environment on PATH, so the command names the ``agent-tracing``
+    script beside this interpreter (relative to the current directory when it is below it), or
+    runs the CLI module with this interpreter when there is no script. Every part is quoted: the
+    correlation id is what the server answered with.
+    """
+    python = Path(sys.executable)  # not resolved: a venv's python is a symlink out of the venv
+    script = python.parent / "agent-tracing"
+    program = [str(script)] if script.is_file() else [str(python), "-m", "agent_tracing.cli"]
+    relative = os.path.relpath(program[0])
+    if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
+        program[0] = os.path.join(os.curdir, relative) if os.sep not in relative else relative
+    args = [*program, "view", str(log_file), "--correlation-id", correlation_id]
+    return shlex.join(args)
+
+
 def summarize(log_file: Path, user: Session, backtest: dict[str, Any]) -> str:
     """The end-of-demo report: requests, lines per component, errors, result, how to view."""
     lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.strip()]
@@ -107,7 +126,7 @@ def summarize(log_file: Path, user: Session, backtest: dict[str, Any]) -> str:
     else:
         out.append(f"  error: {backtest['error']}")
     out.append("open the trace of 'create and backtest' (HTTP, agents, SQL, task, freqtrade):")
-    out.append(f"  agent-tracing view {log_file} --correlation-id {backtest_cid}")
+    out.append(f"  {view_command(log_file, backtest_cid)}")
     return "\n".join(out)
 
 

@@ -24,12 +24,14 @@ REQUIRE = os.environ.get("AGENT_TRACING_REQUIRE_SERVICES") == "1"
 
 
 def find_binary(*names: str) -> str:
-    """Return the first binary found on PATH, or skip (fail in CI) naming what is missing."""
+    """Return the first binary found on PATH, or skip (fail in CI) naming the package to install
+    (the Debian package of the first name)."""
     for name in names:
         found = shutil.which(name)
         if found:
             return found
-    message = f"{' / '.join(names)} is not installed (scripts/install-system-deps.sh installs it)"
+    # make test installs it only as root or in CI (scripts/install-system-deps.sh).
+    message = f"{' / '.join(names)} not found: install it with: sudo apt-get install {names[0]}"
     if REQUIRE:
         pytest.fail(f"{message} and AGENT_TRACING_REQUIRE_SERVICES=1 requires it")
     pytest.skip(message)
