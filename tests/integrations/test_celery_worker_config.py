@@ -94,7 +94,9 @@ class UserWorker:
         assert result.get(timeout=60) == 7
 
     def stop(self) -> None:
-        """Warm shutdown (SIGTERM): the child exits and every line is written."""
+        """Warm shutdown (SIGTERM): the child exits and every line is written; the publisher's
+        broker and result connections are closed (none outlives the test)."""
+        self.app.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
