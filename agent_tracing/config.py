@@ -181,6 +181,8 @@ class _State:
     #: Root handlers others installed, taken off by the call in effect, in their order: put back
     #: by shutdown_logging (or by a later call with keep_handlers).
     removed: list[logging.Handler] = []
+    #: Others' root handlers the call in effect left in place, to tell the ones added since.
+    left: list[logging.Handler] = []
 
 
 def _stream(name: str | TextIO) -> TextIO:
@@ -270,8 +272,9 @@ def configure_logging(
     The root logger's handlers that others installed (``logging.basicConfig()``, a
     ``dictConfig``, a framework) are taken off, as ``basicConfig(force=True)`` does, but not
     closed: :func:`shutdown_logging` puts them back, and so does a later call with
-    ``keep_handlers=True``. A test harness's capture is not output and always stays: pytest's
-    handlers (``caplog``, the captured-log report, live logs) and
+    ``keep_handlers=True``. A handler added after this call, on top of its setup, stays when it
+    is called again (as a Celery worker does at start). A test harness's capture is not output
+    and always stays: pytest's handlers (``caplog``, the captured-log report, live logs) and
     :func:`agent_tracing.testing.capture_events`'. Handlers on other loggers are untouched.
 
     Args:
@@ -486,15 +489,23 @@ def _install(
     old_listener, old_targets = _State.listener, _State.targets
     with _logging_lock:
         others = [h for h in root.handlers if not getattr(h, _MARK, False)]
+        if _State.settings is None or any(h not in root.handlers for h in _State.handlers):
+            # Taking over: never configured, shut down, or ours displaced since (a dictConfig),
+            # in which case that setup replaced the handlers we had taken off.
+            _State.removed, added_since = [], []
+        else:
+            # Added on top of the setup in place, on purpose: a later call leaves them.
+            added_since = [h for h in others if h not in _State.left]
         if settings.keep_handlers:
             # Each call as if it were the first: what an earlier call took off comes back.
             kept = [*others, *(h for h in _State.removed if h not in others)]
             _State.removed = []
         else:
-            kept = [h for h in others if _is_capture(h)]
+            kept = [h for h in others if _is_capture(h) or h in added_since]
             _State.removed += [h for h in others if h not in kept and h not in _State.removed]
         # One assignment: a thread iterating the handlers sees the old list or the new one.
         root.handlers = [*kept, *installed]
+        _State.left = kept
     _State.listener, _State.queue_handler = listener, front
     _State.handlers, _State.targets = installed, targets
     _State.leveled = list(settings.levels)
@@ -573,7 +584,7 @@ def _uninstall() -> None:
         others = [h for h in root.handlers if not getattr(h, _MARK, False)]
         # Others' handlers come back as they were (not closed), after any added since.
         root.handlers = [*others, *(h for h in _State.removed if h not in others)]
-        _State.removed = []
+        _State.removed, _State.left = [], []
     # The listener stays known, and the SIGTERM handler in place, until the queue is drained: a
     # SIGTERM meanwhile (a process slow to exit) drains it too before the process ends.
     _close(_State.listener, _State.targets)

@@ -305,24 +305,76 @@ def test_keep_handlers_keeps_them(monkeypatch: pytest.MonkeyPatch) -> None:
         root.removeHandler(foreign)
 
 
-def test_repeated_calls_put_back_every_handler_once_in_order(
+def test_repeated_calls_put_back_a_handler_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handler taken off, then three more calls: shutdown_logging puts it back once."""
+    _on_pipes(monkeypatch)
+    root = logging.getLogger()
+    foreign = logging.NullHandler()
+    before = list(root.handlers)
+    root.addHandler(foreign)
+    try:
+        for _ in range(4):
+            at.configure_logging()
+        assert foreign not in root.handlers
+        at.shutdown_logging()
+        assert root.handlers == [*before, foreign]
+    finally:
+        root.removeHandler(foreign)
+
+
+def test_a_handler_added_on_top_of_the_setup_stays_on_later_calls(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Handlers taken off by several calls come back once each, in their order, at shutdown."""
+    """Added after configure_logging, on purpose: a later call (a Celery worker's) leaves it."""
+    _on_pipes(monkeypatch)
+    root = logging.getLogger()
+    seen = io.StringIO()
+    added = logging.StreamHandler(seen)
+    try:
+        at.configure_logging()
+        root.addHandler(added)
+        at.configure_logging(level="DEBUG")
+        _emit("still seen")
+        assert seen.getvalue() == "still seen\n"
+        at.shutdown_logging()
+        assert root.handlers.count(added) == 1
+    finally:
+        root.removeHandler(added)
+
+
+def test_a_later_call_takes_off_what_keep_handlers_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """keep_handlers=True, then a call without it: the kept handler is taken off, then put back."""
+    _on_pipes(monkeypatch)
+    root = logging.getLogger()
+    foreign = logging.NullHandler()
+    root.addHandler(foreign)
+    try:
+        at.configure_logging(keep_handlers=True)
+        at.configure_logging()
+        assert foreign not in root.handlers
+        at.shutdown_logging()
+        assert root.handlers.count(foreign) == 1
+    finally:
+        root.removeHandler(foreign)
+
+
+def test_after_ours_were_displaced_the_next_call_takes_over_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dictConfig replaced our handlers: the next call takes its handler off, and shutdown puts
+    back that one, not the handler the dictConfig itself had replaced."""
     _on_pipes(monkeypatch)
     root = logging.getLogger()
     first, second = logging.NullHandler(), logging.NullHandler()
-    before = list(root.handlers)
+    harness = [h for h in root.handlers if type(h).__module__ == "_pytest.logging"]
     root.addHandler(first)
     try:
         at.configure_logging()
-        root.addHandler(second)
+        root.handlers = [*harness, second]  # what a dictConfig of the root does
         at.configure_logging()
-        at.configure_logging()
-        assert first not in root.handlers
         assert second not in root.handlers
         at.shutdown_logging()
-        assert [*before, first, second] == root.handlers
+        assert (root.handlers.count(first), root.handlers.count(second)) == (0, 1)
     finally:
         root.removeHandler(first)
         root.removeHandler(second)
