@@ -204,9 +204,10 @@ def _views(
     """Which views to install: what was asked (argument or environment), the rule for the rest.
 
     JSON to a file: both views (they never meet). JSON to a stream: one view, since stdout and
-    stderr usually end in the same terminal or the same collected log; naming the stream asks
-    for JSON, one view asked for alone gets the other the opposite way, and with nothing asked
-    a terminal gets the console view and anything else (a pipe, a container) JSON.
+    stderr usually end in the same terminal or the same collected log; naming a view's stream
+    asks for that view, one view asked for alone gets the other the opposite way, and with
+    nothing asked a terminal gets the console view and anything else (a pipe, a container)
+    JSON.
     """
     to_file = settings.json_output not in ("stdout", "stderr")
     if json is None:
@@ -232,7 +233,9 @@ def _is_capture(handler: logging.Handler) -> bool:
     the user's tests, and pytest takes its own off itself."""
     if getattr(handler, _CAPTURE, False):
         return True
-    return any(cls.__module__ == "_pytest.logging" for cls in type(handler).__mro__)
+    return any(
+        getattr(cls, "__module__", None) == "_pytest.logging" for cls in type(handler).__mro__
+    )
 
 
 def configure_logging(
@@ -263,11 +266,11 @@ def configure_logging(
 
     - ``json_output`` a file path: both, the console view on stderr and JSON lines in the file.
     - Otherwise one view: the console view when the console stream (stderr) is a terminal, JSON
-      lines on stdout when it is not (a pipe, a container, CI) or when ``json_output`` names the
-      stream (``"stdout"``, ``"stderr"``).
-    - ``console`` / ``json`` (or their environment variables) win. One given alone on a stream
+      lines on stdout when it is not (a pipe, a container, CI).
+    - ``console`` / ``json`` (or their environment variables) win, and naming a view's stream
+      (``json_output="stdout"``, ``console_stream=...``) asks for that view. One asked for alone
       gets the other the opposite way (``console=False`` is JSON only, ``json=False`` console
-      only); both given true are both written, on one terminal too if that is where they go.
+      only); both asked for are both written, on one terminal too if that is where they go.
 
     The root logger's handlers that others installed (``logging.basicConfig()``, a
     ``dictConfig``, a framework) are taken off, as ``basicConfig(force=True)`` does, but not
@@ -337,11 +340,14 @@ def configure_logging(
         )
         json_asked = pick(_as_bool("json", json), _env_option("AGENT_TRACING_JSON", _as_bool), None)
         output_asked = pick(json_output, _env("AGENT_TRACING_JSON_OUTPUT"), None)
+        stream_asked = pick(console_stream, _env("AGENT_TRACING_CONSOLE_STREAM"), None)
+        if console_asked is None and stream_asked is not None:
+            console_asked = True  # naming the console view's stream asks for that view
         settings = LoggingSettings(
             level=_level(pick(level, _env("AGENT_TRACING_LEVEL"), "INFO")),
             console=False,  # decided below, from what was asked and where the views go
             console_level=_level(pick(console_level, _env("AGENT_TRACING_CONSOLE_LEVEL"), "INFO")),
-            console_stream=pick(console_stream, _env("AGENT_TRACING_CONSOLE_STREAM"), "stderr"),
+            console_stream=pick(stream_asked, None, "stderr"),
             color=pick(
                 _as_bool("color", color), _env_option("AGENT_TRACING_COLOR", _as_bool), None
             ),

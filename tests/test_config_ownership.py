@@ -40,7 +40,13 @@ def _emit(message: str = "one event") -> None:
 
 
 def _clear_view_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AGENT_TRACING_CONSOLE", "AGENT_TRACING_JSON", "AGENT_TRACING_JSON_OUTPUT"):
+    for name in (
+        "AGENT_TRACING_CONSOLE",
+        "AGENT_TRACING_CONSOLE_STREAM",
+        "AGENT_TRACING_JSON",
+        "AGENT_TRACING_JSON_OUTPUT",
+        "AGENT_TRACING_KEEP_HANDLERS",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -181,12 +187,10 @@ def test_the_environment_decides_like_the_arguments(monkeypatch: pytest.MonkeyPa
 
 
 def test_a_stream_whose_isatty_fails_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A console stream whose isatty() raises is taken as not a terminal; nothing raises."""
-    monkeypatch.delenv("AGENT_TRACING_CONSOLE", raising=False)
-    monkeypatch.delenv("AGENT_TRACING_JSON", raising=False)
-    monkeypatch.delenv("AGENT_TRACING_JSON_OUTPUT", raising=False)
-    monkeypatch.setattr(sys, "stdout", io.StringIO())
-    settings = at.configure_logging(console_stream=_BrokenTerminal())
+    """A stderr whose isatty() raises is taken as not a terminal; nothing raises."""
+    _on_pipes(monkeypatch)
+    monkeypatch.setattr(sys, "stderr", _BrokenTerminal())
+    settings = at.configure_logging()
     assert (settings.console, settings.json) == (False, True)
 
 
@@ -421,3 +425,34 @@ def test_capture_events_still_captures_after_configure_logging(
         at.configure_logging()
         _emit("captured")
     assert captured.messages() == ["captured"]
+
+
+def test_keep_handlers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AGENT_TRACING_KEEP_HANDLERS=1 keeps others' handlers; garbage is an error naming it."""
+    _on_pipes(monkeypatch)
+    root = logging.getLogger()
+    foreign = logging.NullHandler()
+    root.addHandler(foreign)
+    try:
+        monkeypatch.setenv("AGENT_TRACING_KEEP_HANDLERS", "1")
+        assert at.configure_logging().keep_handlers is True
+        assert foreign in root.handlers
+        monkeypatch.setenv("AGENT_TRACING_KEEP_HANDLERS", "maybe")
+        with pytest.raises(ValueError, match="AGENT_TRACING_KEEP_HANDLERS"):
+            at.configure_logging()
+        assert foreign in root.handlers  # the failed call changed nothing
+    finally:
+        root.removeHandler(foreign)
+
+
+def test_naming_the_console_stream_asks_for_the_console_view(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """console_stream=<a stream that is no terminal> alone: the console view there, no JSON."""
+    out, _ = _on_pipes(monkeypatch)
+    stream = io.StringIO()
+    settings = at.configure_logging(console_stream=stream, color=False)
+    _emit()
+    assert (settings.console, settings.json) == (True, False)
+    assert stream.getvalue().count("one event") == 1
+    assert out.getvalue() == ""
