@@ -113,9 +113,7 @@ def test_without_worker_logging_celery_logging_is_left_alone(clean: None) -> Non
     assert _ours(signals.task_prerun) == 1
 
 
-def test_worker_logging_setup_is_idempotent_and_owns_the_root(
-    clean: None, tmp_path: Path
-) -> None:
+def test_worker_logging_setup_is_idempotent_and_owns_the_root(clean: None, tmp_path: Path) -> None:
     """Celery's logging setup, run twice, installs our handlers once; a foreign root handler is
     taken off as configure_logging does, and put back by shutdown_logging."""
     app = Celery("logging-test")
