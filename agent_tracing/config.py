@@ -1,7 +1,11 @@
-"""``configure_logging``: the one call that sets up both views, levels, redaction and queue mode.
+"""``configure_logging``: the one call that owns logging: views, levels, redaction, queue mode.
 
-Safe to repeat: each call replaces the handlers the previous one installed (and only those; a
-foreign handler such as pytest's ``caplog`` stays). Everything new is built and checked first: a
+By default no event is written twice to one terminal or stream: the console view on a terminal,
+JSON when not, both only when the JSON goes to a file. The root handlers others installed
+(``logging.basicConfig()``, a ``dictConfig``) are taken off, as ``basicConfig(force=True)``
+does, and put back by ``shutdown_logging``; ``keep_handlers=True`` keeps them, and a test
+harness's capture (pytest's ``caplog``, ``capture_events``) always stays. Safe to repeat: each
+call replaces the handlers the previous one installed. Everything new is built and checked first: a
 call that fails (a bad argument, a file it cannot open) raises and leaves the previous setup
 working. Explicit arguments win over environment variables, which win over the defaults; an
 argument takes every form its environment variable takes (``max_bytes="64KB"``, ``json="off"``,
@@ -157,6 +161,7 @@ class LoggingSettings:
     queue: bool = False
     redact_keys: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    keep_handlers: bool = False
 
 
 class _State:
@@ -173,12 +178,64 @@ class _State:
     atexit_registered = False
     #: Queue mode's SIGTERM handler and the handler it replaced, while installed.
     sigterm: tuple[Any, Any] | None = None
+    #: Root handlers others installed, taken off by the call in effect, in their order: put back
+    #: by shutdown_logging (or by a later call with keep_handlers).
+    removed: list[logging.Handler] = []
+    #: Others' root handlers the call in effect left in place, to tell the ones added since.
+    left: list[logging.Handler] = []
 
 
 def _stream(name: str | TextIO) -> TextIO:
     if not isinstance(name, str):
         return name
     return sys.stderr if name == "stderr" else sys.stdout
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except Exception:  # no isatty, or a closed stream's ValueError: not a terminal
+        return False
+
+
+def _views(
+    console: bool | None, json: bool | None, output_given: bool, settings: LoggingSettings
+) -> tuple[bool, bool]:
+    """Which views to install: what was asked (argument or environment), the rule for the rest.
+
+    JSON to a file: both views (they never meet). JSON to a stream: one view, since stdout and
+    stderr usually end in the same terminal or the same collected log; naming a view's stream
+    asks for that view, one view asked for alone gets the other the opposite way, and with
+    nothing asked a terminal gets the console view and anything else (a pipe, a container)
+    JSON.
+    """
+    to_file = settings.json_output not in ("stdout", "stderr")
+    if json is None:
+        if to_file or output_given:
+            json = True
+        elif console is not None:
+            json = not console
+        else:
+            json = not _is_terminal(_stream(settings.console_stream))
+    if console is None:
+        console = to_file or not json
+    return console, json
+
+
+#: Set on a handler that captures for a test rather than writes output (capture_events'): the
+#: handlers configure_logging takes off the root leave it there.
+_CAPTURE = "_agent_tracing_capture"
+
+
+def _is_capture(handler: logging.Handler) -> bool:
+    """A test harness's handler (pytest's caplog, report capture and live log, or
+    ``capture_events``'), which configure_logging leaves on the root: taking it off would break
+    the user's tests, and pytest takes its own off itself."""
+    if getattr(handler, _CAPTURE, False):
+        return True
+    return any(
+        getattr(cls, "__module__", None) == "_pytest.logging" for cls in type(handler).__mro__
+    )
 
 
 def configure_logging(
@@ -201,19 +258,38 @@ def configure_logging(
     max_string: int | None = None,
     max_items: int | None = None,
     max_depth: int | None = None,
+    keep_handlers: bool | None = None,
 ) -> LoggingSettings:
     """Set up logging for the whole process: console view, JSON view, levels, redaction.
+
+    Which views, so that by default no event is written twice to one terminal or stream:
+
+    - ``json_output`` a file path: both, the console view on stderr and JSON lines in the file.
+    - Otherwise one view: the console view when the console stream (stderr) is a terminal, JSON
+      lines on stdout when it is not (a pipe, a container, CI).
+    - ``console`` / ``json`` (or their environment variables) win, and naming a view's stream
+      (``json_output="stdout"``, ``console_stream=...``) asks for that view. One asked for alone
+      gets the other the opposite way (``console=False`` is JSON only, ``json=False`` console
+      only); both asked for are both written, on one terminal too if that is where they go.
+
+    The root logger's handlers that others installed (``logging.basicConfig()``, a
+    ``dictConfig``, a framework) are taken off, as ``basicConfig(force=True)`` does, but not
+    closed: :func:`shutdown_logging` puts them back, and so does a later call with
+    ``keep_handlers=True``. A handler added after this call, on top of its setup, stays when it
+    is called again (as a Celery worker does at start). A test harness's capture is not output
+    and always stays: pytest's handlers (``caplog``, the captured-log report, live logs) and
+    :func:`agent_tracing.testing.capture_events`'. Handlers on other loggers are untouched.
 
     Args:
         level: Level of the root logger (what reaches the handlers at all). Env
             ``AGENT_TRACING_LEVEL``; default INFO.
-        console: Coloured console view on/off. Env ``AGENT_TRACING_CONSOLE``; default on.
+        console: Coloured console view on/off. Env ``AGENT_TRACING_CONSOLE``; default: see above.
         console_level: Its level. Env ``AGENT_TRACING_CONSOLE_LEVEL``; default INFO.
         console_stream: ``stderr``, ``stdout`` or a text stream. Env
             ``AGENT_TRACING_CONSOLE_STREAM``; default stderr.
         color: Force colours on/off; default: on a terminal unless ``NO_COLOR`` is set. Env
             ``AGENT_TRACING_COLOR``.
-        json: JSON view on/off. Env ``AGENT_TRACING_JSON``; default on.
+        json: JSON view on/off. Env ``AGENT_TRACING_JSON``; default: see above.
         json_level: Its level. Env ``AGENT_TRACING_JSON_LEVEL``; default DEBUG.
         json_output: ``stdout``, ``stderr`` or a file path. Env ``AGENT_TRACING_JSON_OUTPUT``;
             default stdout.
@@ -233,6 +309,8 @@ def configure_logging(
         max_string: Characters kept of one string (env ``AGENT_TRACING_MAX_STRING``; 8192).
         max_items: Items kept of one list or mapping (env ``AGENT_TRACING_MAX_ITEMS``; 100).
         max_depth: Nesting kept (env ``AGENT_TRACING_MAX_DEPTH``; 8).
+        keep_handlers: Keep the root handlers others installed (env
+            ``AGENT_TRACING_KEEP_HANDLERS``; default off: they are taken off until shutdown).
 
     Returns:
         The resolved settings.
@@ -257,19 +335,25 @@ def configure_logging(
             levels = _parse_levels(levels)
         if isinstance(redact_keys, str):
             redact_keys = _split_keys(redact_keys)
+        console_asked = pick(
+            _as_bool("console", console), _env_option("AGENT_TRACING_CONSOLE", _as_bool), None
+        )
+        json_asked = pick(_as_bool("json", json), _env_option("AGENT_TRACING_JSON", _as_bool), None)
+        output_asked = pick(json_output, _env("AGENT_TRACING_JSON_OUTPUT"), None)
+        stream_asked = pick(console_stream, _env("AGENT_TRACING_CONSOLE_STREAM"), None)
+        if console_asked is None and stream_asked is not None:
+            console_asked = True  # naming the console view's stream asks for that view
         settings = LoggingSettings(
             level=_level(pick(level, _env("AGENT_TRACING_LEVEL"), "INFO")),
-            console=pick(
-                _as_bool("console", console), _env_option("AGENT_TRACING_CONSOLE", _as_bool), True
-            ),
+            console=False,  # decided below, from what was asked and where the views go
             console_level=_level(pick(console_level, _env("AGENT_TRACING_CONSOLE_LEVEL"), "INFO")),
-            console_stream=pick(console_stream, _env("AGENT_TRACING_CONSOLE_STREAM"), "stderr"),
+            console_stream=pick(stream_asked, None, "stderr"),
             color=pick(
                 _as_bool("color", color), _env_option("AGENT_TRACING_COLOR", _as_bool), None
             ),
-            json=pick(_as_bool("json", json), _env_option("AGENT_TRACING_JSON", _as_bool), True),
+            json=False,
             json_level=_level(pick(json_level, _env("AGENT_TRACING_JSON_LEVEL"), "DEBUG")),
-            json_output=pick(json_output, _env("AGENT_TRACING_JSON_OUTPUT"), "stdout"),
+            json_output=pick(output_asked, None, "stdout"),
             rotate=pick(rotate, _env("AGENT_TRACING_ROTATE"), None),
             max_bytes=pick(
                 _as_size("max_bytes", max_bytes),
@@ -296,6 +380,11 @@ def configure_logging(
             redact_keys=tuple(
                 redact_keys if redact_keys is not None else _split_keys(env_keys or "")
             ),
+            keep_handlers=pick(
+                _as_bool("keep_handlers", keep_handlers),
+                _env_option("AGENT_TRACING_KEEP_HANDLERS", _as_bool),
+                False,
+            ),
             limits=Limits(
                 max_string=pick(
                     _as_int("max_string", max_string),
@@ -315,6 +404,9 @@ def configure_logging(
             ),
         )
         _validate(settings)
+        settings.console, settings.json = _views(
+            console_asked, json_asked, output_asked is not None, settings
+        )
         if redact_keys is not None:
             given["redact_keys"] = settings.redact_keys  # a one-shot iterable is consumed now
         if levels is not None:
@@ -402,11 +494,24 @@ def _install(
         logging.getLogger(name).setLevel(number)
     old_listener, old_targets = _State.listener, _State.targets
     with _logging_lock:
+        others = [h for h in root.handlers if not getattr(h, _MARK, False)]
+        if _State.settings is None or any(h not in root.handlers for h in _State.handlers):
+            # Taking over: never configured, shut down, or ours displaced since (a dictConfig),
+            # in which case that setup replaced the handlers we had taken off.
+            _State.removed, added_since = [], []
+        else:
+            # Added on top of the setup in place, on purpose: a later call leaves them.
+            added_since = [h for h in others if h not in _State.left]
+        if settings.keep_handlers:
+            # Each call as if it were the first: what an earlier call took off comes back.
+            kept = [*others, *(h for h in _State.removed if h not in others)]
+            _State.removed = []
+        else:
+            kept = [h for h in others if _is_capture(h) or h in added_since]
+            _State.removed += [h for h in others if h not in kept and h not in _State.removed]
         # One assignment: a thread iterating the handlers sees the old list or the new one.
-        root.handlers = [
-            *(h for h in root.handlers if not getattr(h, _MARK, False)),
-            *installed,
-        ]
+        root.handlers = [*kept, *installed]
+        _State.left = kept
     _State.listener, _State.queue_handler = listener, front
     _State.handlers, _State.targets = installed, targets
     _State.leveled = list(settings.levels)
@@ -481,9 +586,11 @@ def _close(listener: logging.handlers.QueueListener | None, targets: list[loggin
 
 def _uninstall() -> None:
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, _MARK, False):
-            root.removeHandler(handler)
+    with _logging_lock:
+        others = [h for h in root.handlers if not getattr(h, _MARK, False)]
+        # Others' handlers come back as they were (not closed), after any added since.
+        root.handlers = [*others, *(h for h in _State.removed if h not in others)]
+        _State.removed, _State.left = [], []
     # The listener stays known, and the SIGTERM handler in place, until the queue is drained: a
     # SIGTERM meanwhile (a process slow to exit) drains it too before the process ends.
     _close(_State.listener, _State.targets)
@@ -525,7 +632,8 @@ def flush_logging() -> None:
 
 
 def shutdown_logging() -> None:
-    """Flush and remove what :func:`configure_logging` installed (runs at interpreter exit)."""
+    """Flush and remove what :func:`configure_logging` installed, and put back the root
+    handlers it took off (runs at interpreter exit)."""
     with _State.lock:
         _uninstall()
         _State.settings = None

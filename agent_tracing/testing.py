@@ -59,6 +59,9 @@ _ID_DATA_KEYS = frozenset(
 
 
 class _Handler(logging.Handler):
+    #: Capture, not output: ``configure_logging`` leaves it on the root (see ``config._CAPTURE``).
+    _agent_tracing_capture = True
+
     def __init__(self, sink: list[dict[str, Any]], formatter: JsonFormatter) -> None:
         super().__init__(logging.DEBUG)
         self._sink = sink

@@ -21,14 +21,16 @@ def _ours() -> list[logging.Handler]:
 
 
 def test_repeating_the_call_never_duplicates_handlers(tmp_path: Path) -> None:
-    """Three calls leave one console and one JSON handler; a foreign handler stays."""
+    """Three calls leave one console and one JSON handler; a foreign one comes back once."""
     foreign = logging.NullHandler()
     logging.getLogger().addHandler(foreign)
     try:
         for _ in range(3):
             at.configure_logging(json_output=str(tmp_path / "a.jsonl"))
         assert len(_ours()) == 2
-        assert foreign in logging.getLogger().handlers
+        assert foreign not in logging.getLogger().handlers
+        at.shutdown_logging()
+        assert logging.getLogger().handlers.count(foreign) == 1
     finally:
         logging.getLogger().removeHandler(foreign)
 

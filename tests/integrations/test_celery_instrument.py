@@ -113,10 +113,9 @@ def test_without_worker_logging_celery_logging_is_left_alone(clean: None) -> Non
     assert _ours(signals.task_prerun) == 1
 
 
-def test_worker_logging_setup_is_idempotent_and_keeps_foreign_handlers(
-    clean: None, tmp_path: Path
-) -> None:
-    """Celery's logging setup, run twice, installs our handlers once and keeps a foreign one."""
+def test_worker_logging_setup_is_idempotent_and_owns_the_root(clean: None, tmp_path: Path) -> None:
+    """Celery's logging setup, run twice, installs our handlers once; a foreign root handler is
+    taken off as configure_logging does, and put back by shutdown_logging."""
     app = Celery("logging-test")
     instrument_celery(
         app, logging_options={"console": False, "json_output": str(tmp_path / "w.jsonl")}
@@ -130,7 +129,7 @@ def test_worker_logging_setup_is_idempotent_and_keeps_foreign_handlers(
             app.log.setup(loglevel=logging.DEBUG)
         ours = [h for h in root.handlers if getattr(h, "_agent_tracing_handler", False)]
         assert len(ours) == 1
-        assert foreign in root.handlers
+        assert foreign not in root.handlers
         assert root.level == logging.DEBUG  # the worker's --loglevel
         with at.bind(correlation_id="cid-w"):
             logging.getLogger("celery.worker").info("worker line")
@@ -139,6 +138,8 @@ def test_worker_logging_setup_is_idempotent_and_keeps_foreign_handlers(
         assert [(line["logger"], line["correlation_id"]) for line in lines] == [
             ("celery.worker", "cid-w")
         ]
+        at.shutdown_logging()
+        assert root.handlers.count(foreign) == 1
     finally:
         root.removeHandler(foreign)
         type(app.log)._setup = False
