@@ -21,7 +21,15 @@ from pythonjsonlogger.core import BaseJsonFormatter
 
 from agent_tracing import encoding as _encoding
 from agent_tracing.context import EXTRA_KEY
-from agent_tracing.encoding import Sanitizer, _type_name, bounded_int, get_sanitizer, safe_repr
+from agent_tracing.encoding import (
+    _INT_MAX,
+    _INT_MIN,
+    Sanitizer,
+    _type_name,
+    bounded_int,
+    get_sanitizer,
+    safe_repr,
+)
 from agent_tracing.records import (
     ATTR_CONTEXT,
     ATTR_DATA,
@@ -80,10 +88,6 @@ def _tail(text: str, sanitizer: Sanitizer) -> str:
     if len(text) > limit:
         text = f"…[truncated {len(text) - limit} chars]{text[-limit:]}"
     return sanitizer.redactor.redact_text(text)
-
-
-_INT_MIN = -(2**63)
-_INT_MAX = 2**64 - 1
 
 
 def _clean_value(value: Any, san: Sanitizer) -> Any:

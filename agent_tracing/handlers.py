@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from agent_tracing.context import EXTRA_KEY, _raw_context
-from agent_tracing.encoding import Sanitizer, get_sanitizer, safe_repr
+from agent_tracing.encoding import Sanitizer, _type_name, get_sanitizer, safe_repr
 from agent_tracing.formatters import JsonFormatter
 from agent_tracing.logger import SITE_FREE, _Record, fill_caller
 from agent_tracing.records import (
@@ -218,18 +218,15 @@ class _BinaryFileMixin:
             tail += b"\n"  # a torn last line is never glued to the next one
         return tail or None
 
-    def _after_torn(self, line: bytes) -> bytes:
-        """Start ``line`` with a newline unless the file already ends with one."""
+    def _after_torn(self, stream: Any, line: bytes) -> bytes:
+        """Start ``line`` with a newline unless the open file already ends with one."""
         self._torn = False
         try:
-            with open(self.baseFilename, "rb") as current:
-                end = current.seek(0, os.SEEK_END)
-                if end == 0:
-                    return line
-                current.seek(end - 1)
-                if current.read(1) == b"\n":
-                    return line
-        except OSError:
+            fd = stream.fileno()
+            end = os.fstat(fd).st_size
+            if end == 0 or os.pread(fd, 1, end - 1) == b"\n":
+                return line
+        except (OSError, ValueError):
             pass
         return b"\n" + line
 
@@ -249,7 +246,7 @@ class _BinaryFileMixin:
             if stream is None:
                 stream = self.stream = self._open()
             if self._torn:
-                line = self._after_torn(line)
+                line = self._after_torn(stream, line)
             try:
                 written = stream.write(line)
                 if written is not None and written < len(line):  # a short write: finish it
@@ -460,13 +457,6 @@ _IMMUTABLE = frozenset(
         frozenset,
     )
 )
-
-
-def _type_name(value: object) -> str:
-    try:
-        return type(value).__qualname__
-    except Exception:  # pragma: no cover - a type whose name raises
-        return "object"
 
 
 class _Snapshot:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_tracing.encoding import get_sanitizer
+from agent_tracing.encoding import _INT_MAX, _INT_MIN, get_sanitizer
 from agent_tracing.formatters import escape_controls
 from agent_tracing.redaction import Redactor
 
@@ -24,8 +24,6 @@ __all__ = ["display_line", "display_text", "display_value"]
 
 _MAX_DEPTH = 32
 _TOO_DEEP = "…[nested too deep]"
-# Any JSON number orjson could write; a bigger int (read by the lenient parser) is shown as text.
-_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 # Keys, levels, event names and ids repeat from line to line: their clean forms are remembered.
 _CACHED_TEXT = 256
 _CACHE_SIZE = 4096
