@@ -174,6 +174,12 @@ def _span_of(lines: list[dict[str, Any]], event: str) -> str:
     return str(next(line["span_id"] for line in lines if line["event"] == event))
 
 
+def _why(lines: list[dict[str, Any]], flow: dict[str, Any]) -> str:
+    """What a failed backtest recorded, with its flow's warning and error lines."""
+    bad = [line for line in of(lines, cid(flow["start"])) if line["level"] in ("WARNING", "ERROR")]
+    return f"{flow['status']!r}\n" + "\n".join(repr(line) for line in bad)
+
+
 def _check_tree(lines: list[dict[str, Any]]) -> None:
     assert orphans(lines) == []
     roots = {line["span_id"] for line in lines if line["parent_span_id"] is None}
@@ -194,7 +200,7 @@ def test_two_concurrent_flows_carry_their_own_ids_in_one_tree(running: Running) 
         running.wait_for(cid(flow["start"]), "task.end")
     lines = running.lines()
     for user, flow in zip((alice, bob), flows, strict=True):
-        assert flow["status"]["status"] == "finished", flow["status"]
+        assert flow["status"]["status"] == "finished", _why(lines, flow)
         assert isinstance(flow["status"]["result"]["total_trades"], int)
         assert flow["read"].status_code == 200
         sid, bid = flow["strategy_id"], flow["backtest_id"]
