@@ -24,6 +24,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
@@ -475,7 +476,7 @@ def _install(
     if settings.queue:
         q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
         front = ContextQueueHandler(q)
-        listener = logging.handlers.QueueListener(q, *targets, respect_handler_level=True)
+        listener = _Listener(q, *targets, respect_handler_level=True)
         listener.start()
         installed: list[logging.Handler] = [front]
     else:
@@ -646,27 +647,51 @@ def shutdown_logging() -> None:
 # queue, then does what was there before (calls the previous Python handler, or restores the
 # default action and raises the signal again, so the process still ends by SIGTERM).
 
-#: How long the handler waits for the listener to write what is queued; a listener stuck on a
-#: lock the interrupted main thread holds must not keep the process from ending.
-_DRAIN_TIMEOUT = 10.0
+#: How long the handler waits for a listener that writes nothing: one stuck on a lock the
+#: interrupted main thread holds must not keep the process from ending. A listener that is still
+#: writing is waited for, however long the queue (a producer that outpaced it under load).
+_DRAIN_STALL = 10.0
+#: How often the drain looks at the listener's progress.
+_DRAIN_POLL = 0.2
 
 
-def _drain(timeout: float) -> None:
-    """Write what is queued and flush the handlers, waiting at most ``timeout`` per step."""
+class _Listener(logging.handlers.QueueListener):
+    """A ``QueueListener`` that counts the records it handled, so a drain can tell a listener
+    still writing from one that is stuck."""
+
+    handled = 0
+
+    def handle(self, record: logging.LogRecord) -> None:
+        self.handled += 1
+        super().handle(record)
+
+
+def _drain(stall: float) -> None:
+    """Write what is queued and flush the handlers; give up only when the listener has handled
+    nothing for ``stall`` seconds."""
     lock = _State.lock
-    if not lock.acquire(timeout=timeout):
+    if not lock.acquire(timeout=stall):
         return
     try:
         listener = _State.listener
         thread = getattr(listener, "_thread", None)
         if listener is not None and thread is not None:
             # ``QueueListener.stop`` without the unbounded join, then a fresh thread, as
-            # ``flush_logging`` does, for a process that lives on after its handler.
+            # ``flush_logging`` does, for a process that lives on after its handler. Records
+            # queued after the sentinel (another thread still logging) wait for that thread.
             listener.enqueue_sentinel()
-            thread.join(timeout)
-            if not thread.is_alive():
-                listener._thread = None
-                listener.start()
+            seen, since = getattr(listener, "handled", 0), time.monotonic()
+            while True:
+                thread.join(_DRAIN_POLL)
+                if not thread.is_alive():
+                    listener._thread = None
+                    listener.start()
+                    break
+                handled = getattr(listener, "handled", 0)
+                if handled != seen:
+                    seen, since = handled, time.monotonic()
+                elif time.monotonic() - since >= stall:
+                    break
         for handler in _State.targets:
             try:
                 handler.flush()
@@ -679,7 +704,7 @@ def _drain(timeout: float) -> None:
 def _sigterm_handler(previous: Any) -> Callable[[int, FrameType | None], None]:
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         try:
-            _drain(_DRAIN_TIMEOUT)
+            _drain(_DRAIN_STALL)
         except Exception:  # pragma: no cover - logging never stands in the way of the exit
             pass
         if callable(previous):
@@ -730,7 +755,7 @@ def _after_fork_in_child() -> None:
         return
     q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     _State.queue_handler.queue = q
-    listener = logging.handlers.QueueListener(q, *_State.targets, respect_handler_level=True)
+    listener = _Listener(q, *_State.targets, respect_handler_level=True)
     listener.start()
     _State.listener = listener
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +270,61 @@ def test_reconfiguring_under_load_never_leaves_the_root_without_handlers(
             root.addHandler(handler)
     assert "hunter2" not in capsys.readouterr().err
     assert all("hunter2" not in str(line) for line in file_lines(out))
+
+
+class _SlowHandler(logging.Handler):
+    """A target that takes ``delay`` seconds per record, or blocks until released."""
+
+    def __init__(self, delay: float, gate: threading.Event | None = None) -> None:
+        super().__init__()
+        self.delay, self.gate, self.seen = delay, gate, 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.gate is not None:
+            self.gate.wait(30)
+        threading.Event().wait(self.delay)
+        self.seen += 1
+
+
+def _queue_setup_with(handler: logging.Handler, monkeypatch: pytest.MonkeyPatch) -> None:
+    at.configure_logging(console=False, json=True, json_output="stderr", queue_mode=True)
+    from agent_tracing import config
+
+    listener = config._State.listener
+    assert listener is not None
+    monkeypatch.setattr(listener, "handlers", (*listener.handlers, handler))
+
+
+def test_a_drain_waits_for_a_slow_listener_that_is_still_writing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SIGTERM drain waits as long as the listener keeps writing (a backlog longer than the
+    stall limit is written whole), not a fixed time."""
+    from agent_tracing import config
+
+    slow = _SlowHandler(0.03)
+    _queue_setup_with(slow, monkeypatch)
+    log = at.get_logger("app.backlog")
+    for i in range(40):  # 1.2 s of writing, four times the stall limit
+        log.info("n", data={"i": i})
+    config._drain(0.3)
+    assert slow.seen == 40
+
+
+def test_a_drain_gives_up_on_a_listener_that_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A listener stuck (here on a handler that never returns) holds the drain only for the stall
+    limit, so a stuck logger never keeps the process from ending."""
+    from agent_tracing import config
+
+    gate = threading.Event()
+    _queue_setup_with(_SlowHandler(0, gate), monkeypatch)
+    at.get_logger("app.stuck").info("blocks the listener")
+    started = time.monotonic()
+    try:
+        config._drain(0.3)
+        waited = time.monotonic() - started
+    finally:
+        gate.set()
+    assert 0.3 <= waited < 5
