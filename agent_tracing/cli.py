@@ -74,6 +74,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy-id", help="only lines of this strategy")
     parser.add_argument("--backtest-id", help="only lines of this backtest")
     parser.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="only lines whose context field NAME (tenant_id, ...) is VALUE; repeatable",
+    )
+    parser.add_argument(
         "--level",
         type=str.upper,
         choices=list(LEVELS),
@@ -130,11 +137,18 @@ def _line_filter(args: argparse.Namespace, correlation_id: str | None = None) ->
         until = parse_time(args.until) if args.until else None
     except ValueError as error:
         raise UsageError(str(error)) from None
+    fields = []
+    for item in args.field:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--field takes NAME=VALUE, not {item!r}")
+        fields.append((name.strip(), value))
     return LineFilter(
         correlation_id=correlation_id,
         user_id=args.user_id,
         strategy_id=args.strategy_id,
         backtest_id=args.backtest_id,
+        fields=tuple(fields),
         min_level=LEVELS[args.level] if args.level else 0,
         since=since,
         until=until,

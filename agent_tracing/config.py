@@ -42,6 +42,13 @@ from agent_tracing.handlers import (
 )
 from agent_tracing.records import ContextFilter
 from agent_tracing.redaction import Redactor
+from agent_tracing.schema import (
+    DEFAULT_CONTEXT_FIELDS,
+    ENV_CONTEXT_FIELDS,
+    declared_fields,
+    parse_context_fields,
+    set_context_fields,
+)
 
 __all__ = [
     "LoggingSettings",
@@ -163,6 +170,8 @@ class LoggingSettings:
     redact_keys: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     keep_handlers: bool = False
+    #: The declared context fields in effect (see :mod:`agent_tracing.schema`).
+    context_fields: tuple[str, ...] = DEFAULT_CONTEXT_FIELDS
 
 
 class _State:
@@ -184,6 +193,8 @@ class _State:
     removed: list[logging.Handler] = []
     #: Others' root handlers the call in effect left in place, to tell the ones added since.
     left: list[logging.Handler] = []
+    #: The context fields declared before a call declared its own: put back at shutdown.
+    fields_before: tuple[str, ...] | None = None
 
 
 def _stream(name: str | TextIO) -> TextIO:
@@ -260,6 +271,7 @@ def configure_logging(
     max_items: int | None = None,
     max_depth: int | None = None,
     keep_handlers: bool | None = None,
+    context_fields: Iterable[str] | str | None = None,
 ) -> LoggingSettings:
     """Set up logging for the whole process: console view, JSON view, levels, redaction.
 
@@ -312,6 +324,11 @@ def configure_logging(
         max_depth: Nesting kept (env ``AGENT_TRACING_MAX_DEPTH``; 8).
         keep_handlers: Keep the root handlers others installed (env
             ``AGENT_TRACING_KEEP_HANDLERS``; default off: they are taken off until shutdown).
+        context_fields: The context fields of the schema, replacing the default ``user_id``,
+            ``strategy_id``, ``backtest_id``: names (``["tenant_id", "user_id"]``) or
+            comma-separated text. Each is a top-level key of every line, in this order (see
+            :mod:`agent_tracing.schema`). Env ``AGENT_TRACING_CONTEXT_FIELDS``; not given, the
+            declaration in effect stays. :func:`shutdown_logging` puts back the one before.
 
     Returns:
         The resolved settings.
@@ -332,6 +349,8 @@ def configure_logging(
         # as text, levels and keys as comma-separated text), and the same checks name the option.
         env_levels = _env("AGENT_TRACING_LEVELS")
         env_keys = _env("AGENT_TRACING_REDACT_KEYS")
+        fields_asked = pick(context_fields, _env(ENV_CONTEXT_FIELDS), None)
+        declared = declared_fields() if fields_asked is None else parse_context_fields(fields_asked)
         if isinstance(levels, str):
             levels = _parse_levels(levels)
         if isinstance(redact_keys, str):
@@ -404,6 +423,7 @@ def configure_logging(
                 ),
             ),
         )
+        settings.context_fields = declared
         _validate(settings)
         settings.console, settings.json = _views(
             console_asked, json_asked, output_asked is not None, settings
@@ -412,12 +432,18 @@ def configure_logging(
             given["redact_keys"] = settings.redact_keys  # a one-shot iterable is consumed now
         if levels is not None:
             given["levels"] = dict(levels)  # the caller may change its mapping afterwards
+        if context_fields is not None:
+            given["context_fields"] = declared
         sanitizer = Sanitizer(Redactor(extra_keys=settings.redact_keys), settings.limits)
         targets = _build_handlers(settings)
     except Exception as error:
         # Nothing has been changed yet: the setup in place keeps working.
         raise _kept_setup_error(error) from error
     with _State.lock:
+        if declared != declared_fields():
+            if _State.fields_before is None:
+                _State.fields_before = declared_fields()
+            set_context_fields(declared)
         _install(settings, sanitizer, targets)
         _State.arguments = given
     return settings
@@ -639,6 +665,9 @@ def shutdown_logging() -> None:
         _uninstall()
         _State.settings = None
         _State.arguments = None
+        if _State.fields_before is not None:
+            set_context_fields(_State.fields_before)
+            _State.fields_before = None
 
 
 # -- SIGTERM in queue mode -------------------------------------------------------------------

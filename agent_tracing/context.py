@@ -16,8 +16,9 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
+from agent_tracing.schema import TOP_LEVEL
+
 __all__ = [
-    "CONTEXT_FIELDS",
     "bind",
     "bind_contextvars",
     "current_context",
@@ -27,19 +28,9 @@ __all__ = [
     "reset_contextvars",
 ]
 
-#: The schema fields a binding sets at the top level of every line; any other bound key goes into
-#: ``data``.
-CONTEXT_FIELDS: tuple[str, ...] = (
-    "correlation_id",
-    "component",
-    "user_id",
-    "strategy_id",
-    "backtest_id",
-)
-#: Tracing fields, bound by spans.
-SPAN_FIELDS: tuple[str, ...] = ("span_id", "parent_span_id")
-
-_TOP_LEVEL = frozenset((*CONTEXT_FIELDS, *SPAN_FIELDS))
+# The fields a binding sets at the top level of every line (the schema's context and span
+# fields, see :mod:`agent_tracing.schema`); any other bound key goes into ``data``.
+_TOP_LEVEL = TOP_LEVEL
 #: Where bound keys that are not schema fields are kept inside the context mapping (they are
 #: added to each line's ``data``). A name no keyword argument can collide with.
 EXTRA_KEY = "\x00extra"
@@ -139,9 +130,9 @@ class bind:
     Works as a context manager (``with bind(user_id="u1"):``), an async context manager and a
     decorator of sync and async functions (each call binds afresh, so concurrent calls never share
     a token). One object may be entered by several threads or tasks at once, or again inside its
-    own block: each entry keeps its own token and leaving it undoes that entry only. Schema fields
-    (:data:`CONTEXT_FIELDS`) appear at the top level of every line logged inside; any other key is
-    added to each line's ``data``. ``None`` unbinds a key.
+    own block: each entry keeps its own token and leaving it undoes that entry only. Context fields
+    (:func:`agent_tracing.schema.context_fields`) and span ids appear at the top level of every
+    line logged inside; any other key is added to each line's ``data``. ``None`` unbinds a key.
     """
 
     __slots__ = ("_entries", "_fields")

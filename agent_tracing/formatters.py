@@ -12,14 +12,15 @@ import logging
 import math
 import re
 import sys
-from collections.abc import Mapping
-from typing import Any, TextIO
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO, cast
 
 import colorlog
 import orjson
 from pythonjsonlogger.core import BaseJsonFormatter
 
 from agent_tracing import encoding as _encoding
+from agent_tracing import schema as _schema
 from agent_tracing.context import EXTRA_KEY
 from agent_tracing.encoding import (
     _INT_MAX,
@@ -45,30 +46,12 @@ from agent_tracing.records import (
 )
 
 __all__ = [
-    "SCHEMA_KEYS",
     "ConsoleFormatter",
     "JsonFormatter",
     "escape_controls",
     "schema_fields",
     "short_correlation_id",
 ]
-
-#: Every JSON line has exactly these keys, in this order (``exception`` only when there is one).
-SCHEMA_KEYS: tuple[str, ...] = (
-    "timestamp",
-    "level",
-    "correlation_id",
-    "component",
-    "user_id",
-    "strategy_id",
-    "backtest_id",
-    "message",
-    "data",
-    "logger",
-    "event",
-    "span_id",
-    "parent_span_id",
-)
 
 _LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 
@@ -120,40 +103,79 @@ def _name_text(value: Any, san: Sanitizer) -> str | None:
 _ctx_cache: tuple[Any, Any, tuple[Any, ...]] = (None, None, ())
 
 
-#: Where each per-line field sits in what :func:`_cache_context_values` returns.
-_FIELD_INDEX = {
-    key: index
-    for index, key in enumerate(
-        (
-            "correlation_id",
-            "user_id",
-            "strategy_id",
-            "backtest_id",
-            "component",
-            "span_id",
-            "parent_span_id",
-        )
+def _line_builder(names: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
+    """Compile the function that makes a line's dict, the declared fields' keys written out
+    (one dict display of constant keys: built at once, at its final size)."""
+    declared = "".join(f"{name!r}: declared[{index}], " for index, name in enumerate(names))
+    source = (
+        "def build_line(timestamp, level, cid, component, declared, message, data, logger,"
+        " event, span_id, parent_span_id):\n"
+        "    return {'timestamp': timestamp, 'level': level, 'correlation_id': cid,"
+        f" 'component': component, {declared}'message': message, 'data': data,"
+        " 'logger': logger, 'event': event, 'span_id': span_id,"
+        " 'parent_span_id': parent_span_id}\n"
     )
-}
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<agent_tracing line>", "exec"), namespace)  # names are identifiers
+    return cast(Callable[..., dict[str, Any]], namespace["build_line"])
+
+
+_build_line = _line_builder(_schema.declared_fields())
+#: Where each declared field sits in the cached values.
+_declared_index = {name: index for index, name in enumerate(_schema.declared_fields())}
+
+
+def _forget_context_values() -> None:
+    """Follow a change of the schema: the line builder, the cache (its entry holds the old
+    schema's fields) and the last-resort line."""
+    global _ctx_cache, _LAST_RESORT_LINE, _build_line, _declared_index
+    names = _schema.declared_fields()
+    _build_line = _line_builder(names)
+    _declared_index = {name: index for index, name in enumerate(names)}
+    _ctx_cache = (None, None, ())
+    _LAST_RESORT_LINE = _last_resort_line()
 
 
 def _cache_context_values(ctx: Mapping[str, Any], san: Sanitizer) -> tuple[Any, ...]:
     """Clean ``ctx``'s values and keep them as the cache entry (``schema_fields`` reads the
-    cache first)."""
+    cache first): ``(correlation_id, component, (declared fields' values), span_id,
+    parent_span_id, extra data)``."""
     global _ctx_cache
     get = ctx.get
     values = (
         _clean_value(get("correlation_id"), san),
-        _clean_value(get("user_id"), san),
-        _clean_value(get("strategy_id"), san),
-        _clean_value(get("backtest_id"), san),
         _clean_value(get("component"), san),
+        tuple([_clean_value(get(key), san) for key in _schema.declared_fields()]),
         get("span_id"),
         get("parent_span_id"),
         get(EXTRA_KEY),
     )
     _ctx_cache = (ctx, san, values)
     return values
+
+
+def _line_fields(
+    values: tuple[Any, ...], fields: Mapping[str, Any], san: Sanitizer
+) -> tuple[Any, ...]:
+    """``values`` with a line's own fields in place of the context's (they win)."""
+    cid, component, declared, span_id, parent_span_id, extra = values
+    own: list[Any] | None = None
+    positions = _declared_index
+    for key, value in fields.items():
+        clean = _clean_value(value, san)
+        if key == "correlation_id":
+            cid = clean
+        elif key == "component":
+            component = clean
+        elif key == "span_id":
+            span_id = clean
+        elif key == "parent_span_id":
+            parent_span_id = clean
+        elif key in positions:
+            if own is None:
+                own = list(declared)
+            own[positions[key]] = clean
+    return cid, component, declared if own is None else tuple(own), span_id, parent_span_id, extra
 
 
 def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None) -> dict[str, Any]:
@@ -179,12 +201,8 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
     if fields:
         # Per-line fields win over the context; a caller tracking its own tree (a callback
         # handler) places one line in its span this way.
-        values = list(values)  # type: ignore[assignment]
-        for key, value in fields.items():
-            index = _FIELD_INDEX.get(key)
-            if index is not None:
-                values[index] = _clean_value(value, san)  # type: ignore[index]
-    cid, uid, sid, bid, component, span_id, parent_span_id, extra = values
+        values = _line_fields(values, fields, san)
+    cid, component, declared, span_id, parent_span_id, extra = values
 
     if extra:
         try:
@@ -210,21 +228,19 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
     texts = san._texts
     raw_name = record.name  # redacted and bounded like the message; a repeated name: a lookup
     name = (texts.get(raw_name) if raw_name.__class__ is str else None) or _name_text(raw_name, san)
-    out: dict[str, Any] = {
-        "timestamp": format_timestamp(record.created),
-        "level": level if level in _LEVELS else level_name(record),
-        "correlation_id": cid,
-        "component": name if component is None else component,
-        "user_id": uid,
-        "strategy_id": sid,
-        "backtest_id": bid,
-        "message": texts.get(msg) or san.text(msg),
-        "data": data,
-        "logger": name,
-        "event": event if event is None else _name_text(event, san),
-        "span_id": span_id,
-        "parent_span_id": parent_span_id,
-    }
+    out = _build_line(
+        format_timestamp(record.created),
+        level if level in _LEVELS else level_name(record),
+        cid,
+        name if component is None else component,
+        declared,
+        texts.get(msg) or san.text(msg),
+        data,
+        name,
+        event if event is None else _name_text(event, san),
+        span_id,
+        parent_span_id,
+    )
     if record.exc_info or record.exc_text or ATTR_EXCEPTION in attrs:
         _add_exception(out, record, san)
     if record.stack_info:
@@ -257,20 +273,13 @@ def _fallback_line(record: logging.LogRecord, error: BaseException) -> dict[str,
         created = 0.0
     san = get_sanitizer()
     name = _name_text(getattr(record, "name", ""), san)
-    return {
+    return dict.fromkeys(_schema.line_keys()) | {
         "timestamp": format_timestamp(created),
         "level": level_name(record) if isinstance(record.levelno, int) else "ERROR",
-        "correlation_id": None,
         "component": name,
-        "user_id": None,
-        "strategy_id": None,
-        "backtest_id": None,
         "message": san.text(safe_repr(getattr(record, "msg", None), 2000)),
         "data": {"_log_error": san.text(f"{type(error).__name__}: {safe_repr(error, 500)}")},
         "logger": name,
-        "event": None,
-        "span_id": None,
-        "parent_span_id": None,
     }
 
 
@@ -324,15 +333,21 @@ _orjson_dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
-_LAST_RESORT_LINE = orjson.dumps(
-    dict.fromkeys(SCHEMA_KEYS)
-    | {"timestamp": "1970-01-01T00:00:00.000Z", "level": "ERROR", "message": "<log error>"},
-    option=orjson.OPT_APPEND_NEWLINE,
-)
+def _last_resort_line() -> bytes:
+    """The line written when even the fallback line fails: the schema's keys, nulls, an error."""
+    return orjson.dumps(
+        dict.fromkeys(_schema.line_keys())
+        | {"timestamp": "1970-01-01T00:00:00.000Z", "level": "ERROR", "message": "<log error>"},
+        option=orjson.OPT_APPEND_NEWLINE,
+    )
+
+
+_LAST_RESORT_LINE = _last_resort_line()
+_schema.on_change(_forget_context_values)
 
 
 class JsonFormatter(BaseJsonFormatter):
-    """One JSON object per line in the project schema (see ``SCHEMA_KEYS``).
+    """One JSON object per line in the schema (see :mod:`agent_tracing.schema`).
 
     Built on python-json-logger's ``BaseJsonFormatter``: :meth:`format` calls the overridable steps
     ``add_fields`` -> ``process_log_record`` -> ``jsonify_log_record``. It never raises: a record
@@ -482,7 +497,8 @@ class ConsoleFormatter(colorlog.ColoredFormatter):
     escaped so that no message can forge a second line or recolour the terminal.
 
     Extra format fields: ``short_correlation_id``, ``correlation_id``, ``component``, ``event``,
-    ``user_id``, ``strategy_id``, ``backtest_id``, ``data_text``, ``timestamp`` (ISO UTC).
+    each declared context field by its name (``user_id``, ``strategy_id``, ``backtest_id`` by
+    default), ``data_text``, ``timestamp`` (ISO UTC).
 
     Args:
         fmt: A ``%``-style format (default :data:`DEFAULT_CONSOLE_FORMAT`).
@@ -550,6 +566,8 @@ class ConsoleFormatter(colorlog.ColoredFormatter):
             data_text = f" {escape_controls(text)}"
         values = dict(record.__dict__)
         values.update(self._escape_code_map(record.levelname))
+        for key in _schema.declared_fields():  # each declared context field, by its name
+            values[key] = _escaped(fields[key])
         # Context values come from clients too (a correlation id header, a bound user id): they
         # are escaped like the message, or one could forge a line or recolour the terminal.
         values.update(
@@ -560,9 +578,6 @@ class ConsoleFormatter(colorlog.ColoredFormatter):
             correlation_id=_escaped(cid),
             component=_escaped(fields["component"]),
             event=_escaped(fields["event"]),
-            user_id=_escaped(fields["user_id"]),
-            strategy_id=_escaped(fields["strategy_id"]),
-            backtest_id=_escaped(fields["backtest_id"]),
             data_text=data_text,
             timestamp=fields["timestamp"],
         )

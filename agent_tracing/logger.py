@@ -41,6 +41,19 @@ DEBUG, INFO, WARNING, ERROR, CRITICAL = (
     logging.CRITICAL,
 )
 _EXTRA_FIELDS = EXTRA_FIELDS
+
+
+def _check_keywords(keywords: dict[str, Any]) -> None:
+    """Raise ``TypeError`` for a keyword that is not a field of the schema, as a call with an
+    unknown keyword does (a misspelt ``usr_id`` fails loudly instead of being dropped)."""
+    if not _EXTRA_FIELDS.issuperset(keywords):
+        unknown = sorted(key for key in keywords if key not in _EXTRA_FIELDS)
+        raise TypeError(
+            f"unexpected keyword argument {unknown[0]!r}: not a context field of the schema "
+            f"({', '.join(sorted(_EXTRA_FIELDS))}); put other values in data"
+        )
+
+
 _LogRecord = logging.LogRecord
 _logging = logging
 _level_to_name: dict[int, str] = logging._levelToName
@@ -99,10 +112,12 @@ class BoundLogger:
 
     The level methods accept, besides the stdlib's ``exc_info``, ``stack_info``, ``stacklevel`` and
     ``extra``: ``data`` (a mapping added to the line's ``data``), ``event`` (a dotted event name)
-    and the context fields ``correlation_id``, ``user_id``, ``strategy_id``, ``backtest_id`` and
-    ``component`` for this line only. Keys of ``extra`` that name context fields, ``span_id``,
-    ``parent_span_id``, ``data`` or ``event`` (a string) are read the same way (the seed's
-    ``extra={"user_id": ..., "data": {...}}``); other keys of ``extra`` go into ``data``. A
+    and, for this line only, ``correlation_id``, ``component`` and any context field of the schema
+    as a keyword (by default ``user_id``, ``strategy_id``, ``backtest_id``; see
+    :mod:`agent_tracing.schema`); another keyword is added to ``data``. Keys of ``extra``
+    that name context fields, ``span_id``, ``parent_span_id``, ``data`` or ``event`` (a string)
+    are read the same way (the seed's ``extra={"user_id": ..., "data": {...}}``); other keys of
+    ``extra`` go into ``data``. A
     plain ``logging.getLogger`` logger's ``extra`` gives the same line (see
     :mod:`agent_tracing.records` for the rule).
 
@@ -151,19 +166,19 @@ class BoundLogger:
         data: Mapping[str, Any] | None = None,
         event: str | None = None,
         correlation_id: Any = None,
-        user_id: Any = None,
-        strategy_id: Any = None,
-        backtest_id: Any = None,
         component: str | None = None,
         exc_info: Any = None,
         stack_info: bool = False,
         stacklevel: int = 1,
         extra: Mapping[str, Any] | None = None,
+        **fields: Any,
     ) -> None:
         """Log at DEBUG (see the class docstring for the keywords)."""
+        if fields:
+            _check_keywords(fields)
         if self._logger.isEnabledFor(DEBUG):
             self._log(DEBUG, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+                      correlation_id, component, fields)  # fmt: skip
 
     def info(
         self,
@@ -172,19 +187,19 @@ class BoundLogger:
         data: Mapping[str, Any] | None = None,
         event: str | None = None,
         correlation_id: Any = None,
-        user_id: Any = None,
-        strategy_id: Any = None,
-        backtest_id: Any = None,
         component: str | None = None,
         exc_info: Any = None,
         stack_info: bool = False,
         stacklevel: int = 1,
         extra: Mapping[str, Any] | None = None,
+        **fields: Any,
     ) -> None:
         """Log at INFO (see the class docstring for the keywords)."""
+        if fields:
+            _check_keywords(fields)
         if self._logger.isEnabledFor(INFO):
             self._log(INFO, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+                      correlation_id, component, fields)  # fmt: skip
 
     def warning(
         self,
@@ -193,19 +208,19 @@ class BoundLogger:
         data: Mapping[str, Any] | None = None,
         event: str | None = None,
         correlation_id: Any = None,
-        user_id: Any = None,
-        strategy_id: Any = None,
-        backtest_id: Any = None,
         component: str | None = None,
         exc_info: Any = None,
         stack_info: bool = False,
         stacklevel: int = 1,
         extra: Mapping[str, Any] | None = None,
+        **fields: Any,
     ) -> None:
         """Log at WARNING (see the class docstring for the keywords)."""
+        if fields:
+            _check_keywords(fields)
         if self._logger.isEnabledFor(WARNING):
             self._log(WARNING, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+                      correlation_id, component, fields)  # fmt: skip
 
     def error(
         self,
@@ -214,19 +229,19 @@ class BoundLogger:
         data: Mapping[str, Any] | None = None,
         event: str | None = None,
         correlation_id: Any = None,
-        user_id: Any = None,
-        strategy_id: Any = None,
-        backtest_id: Any = None,
         component: str | None = None,
         exc_info: Any = None,
         stack_info: bool = False,
         stacklevel: int = 1,
         extra: Mapping[str, Any] | None = None,
+        **fields: Any,
     ) -> None:
         """Log at ERROR (see the class docstring for the keywords)."""
+        if fields:
+            _check_keywords(fields)
         if self._logger.isEnabledFor(ERROR):
             self._log(ERROR, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+                      correlation_id, component, fields)  # fmt: skip
 
     def exception(
         self,
@@ -235,19 +250,19 @@ class BoundLogger:
         data: Mapping[str, Any] | None = None,
         event: str | None = None,
         correlation_id: Any = None,
-        user_id: Any = None,
-        strategy_id: Any = None,
-        backtest_id: Any = None,
         component: str | None = None,
         exc_info: Any = True,
         stack_info: bool = False,
         stacklevel: int = 1,
         extra: Mapping[str, Any] | None = None,
+        **fields: Any,
     ) -> None:
         """Log at ERROR with the exception being handled (see the class docstring)."""
+        if fields:
+            _check_keywords(fields)
         if self._logger.isEnabledFor(ERROR):
             self._log(ERROR, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+                      correlation_id, component, fields)  # fmt: skip
 
     def critical(
         self,
@@ -256,19 +271,19 @@ class BoundLogger:
         data: Mapping[str, Any] | None = None,
         event: str | None = None,
         correlation_id: Any = None,
-        user_id: Any = None,
-        strategy_id: Any = None,
-        backtest_id: Any = None,
         component: str | None = None,
         exc_info: Any = None,
         stack_info: bool = False,
         stacklevel: int = 1,
         extra: Mapping[str, Any] | None = None,
+        **fields: Any,
     ) -> None:
         """Log at CRITICAL (see the class docstring for the keywords)."""
+        if fields:
+            _check_keywords(fields)
         if self._logger.isEnabledFor(CRITICAL):
             self._log(CRITICAL, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+                      correlation_id, component, fields)  # fmt: skip
 
     def log(
         self,
@@ -278,21 +293,21 @@ class BoundLogger:
         data: Mapping[str, Any] | None = None,
         event: str | None = None,
         correlation_id: Any = None,
-        user_id: Any = None,
-        strategy_id: Any = None,
-        backtest_id: Any = None,
         component: str | None = None,
         exc_info: Any = None,
         stack_info: bool = False,
         stacklevel: int = 1,
         extra: Mapping[str, Any] | None = None,
+        **fields: Any,
     ) -> None:
         """Log at ``level`` (see the class docstring for the keywords)."""
         if not isinstance(level, int):
             raise TypeError("level must be an integer")
+        if fields:
+            _check_keywords(fields)
         if self._logger.isEnabledFor(level):
             self._log(level, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, user_id, strategy_id, backtest_id, component)  # fmt: skip
+                      correlation_id, component, fields)  # fmt: skip
 
     warn = warning
     fatal = critical
@@ -309,10 +324,8 @@ class BoundLogger:
         extra: Mapping[str, Any] | None,
         stacklevel: int,
         correlation_id: Any,
-        user_id: Any,
-        strategy_id: Any,
-        backtest_id: Any,
         component: Any,
+        keywords: dict[str, Any],
     ) -> None:
         fields: dict[str, Any] | None = None
         bound = self._bound
@@ -323,23 +336,15 @@ class BoundLogger:
                 data, fields, extra_event = split_extra(bound, extra, data)
                 if event is None:
                     event = extra_event
-        if (
-            correlation_id is not None
-            or user_id is not None
-            or strategy_id is not None
-            or (backtest_id is not None or component is not None)
-        ):
+        if keywords or correlation_id is not None or component is not None:
             fields = dict(fields) if fields else {}
             if correlation_id is not None:
                 fields["correlation_id"] = correlation_id
-            if user_id is not None:
-                fields["user_id"] = user_id
-            if strategy_id is not None:
-                fields["strategy_id"] = strategy_id
-            if backtest_id is not None:
-                fields["backtest_id"] = backtest_id
             if component is not None:
                 fields["component"] = component
+            for key, value in keywords.items():  # checked by the caller: schema fields
+                if value is not None:
+                    fields[key] = value
         logger = self._logger
         rendered = None
         if args or msg.__class__ is not str:

@@ -6,9 +6,9 @@ Records from other loggers get the context attached by :class:`ContextFilter` (o
 the emitting side, and their ``extra=`` keys read by :func:`adopt_extra` by the rule
 :class:`~agent_tracing.logger.BoundLogger` applies to its own ``extra``:
 
-- the context fields (``correlation_id``, ``user_id``, ``strategy_id``, ``backtest_id``,
-  ``component``) and the span fields (``span_id``, ``parent_span_id``) are that line's top-level
-  fields;
+- the context fields (``correlation_id``, ``component`` and the declared ones, by default
+  ``user_id``, ``strategy_id``, ``backtest_id``; see :mod:`agent_tracing.schema`) and the span
+  fields (``span_id``, ``parent_span_id``) are that line's top-level fields;
 - ``data``, a mapping, is merged into the line's ``data`` (anything else is kept as
   ``data["data"]``); a ``data`` that is the record's own ``%``-format mapping is not repeated
   (Celery passes its message arguments again as ``extra={"data": context}``);
@@ -33,8 +33,9 @@ from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 
-from agent_tracing.context import CONTEXT_FIELDS, SPAN_FIELDS, _raw_context
+from agent_tracing.context import _raw_context
 from agent_tracing.encoding import _type_name
+from agent_tracing.schema import TOP_LEVEL
 
 __all__ = ["ContextFilter", "adopt_extra", "exception_fields", "format_timestamp"]
 
@@ -49,9 +50,10 @@ ATTR_MESSAGE = "_at_msg"
 #: ``agent_tracing.logger.fill_caller``); absent once they are set.
 ATTR_CALLER = "_at_caller"
 
-# Keys of ``extra`` (and of ``bind()``) read as the line's own schema fields. The span fields let a
-# caller that tracks its own tree (a callback handler) place one line in a span without binding it.
-EXTRA_FIELDS = frozenset((*CONTEXT_FIELDS, *SPAN_FIELDS))
+# Keys of ``extra`` (and of ``bind()``) read as the line's own schema fields: the schema's context
+# fields and the span fields (a set the schema updates in place). The span fields let a caller
+# that tracks its own tree (a callback handler) place one line in a span without binding it.
+EXTRA_FIELDS = TOP_LEVEL
 
 #: A record's attributes that are never ``extra``: the stdlib's own (on this Python and as
 #: python-json-logger lists them), ``taskName`` on every version, and uvicorn's coloured copy

@@ -24,8 +24,8 @@ from contextvars import Token
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
+from agent_tracing import schema as _schema
 from agent_tracing.context import (
-    CONTEXT_FIELDS,
     _raw_context,
     bind_contextvars,
     reset_contextvars,
@@ -35,7 +35,6 @@ from agent_tracing.logger import BoundLogger, get_logger
 __all__ = ["Span", "new_span_id", "span"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_CONTEXT_KEYS = frozenset(CONTEXT_FIELDS)
 #: The ``data`` keys a span's events carry for the span itself.
 RESERVED_KEYS = frozenset(("span", "duration_ms", "status"))
 
@@ -119,8 +118,9 @@ class Span:
             self.logger = get_logger(logger or "agent_tracing.span")
         self.level = level
         self.log_start = log_start
-        self.fields = {k: v for k, v in fields.items() if k in _CONTEXT_KEYS}
-        extra = {k: v for k, v in fields.items() if k not in _CONTEXT_KEYS}
+        context = _schema.context_fields()
+        self.fields = {k: v for k, v in fields.items() if k in context}
+        extra = {k: v for k, v in fields.items() if k not in context}
         self.data: dict[str, Any] = {**extra, **(data or {})}
         self.span_id = span_id
         self.parent_span_id = parent_span_id
@@ -205,7 +205,7 @@ class Span:
                 )
             exc_info: Any = exc if exc is not None else None
             line_fields = (
-                {k: v for k, v in fields.items() if k in _CONTEXT_KEYS and v is not None}
+                {k: v for k, v in fields.items() if k in _schema.context_fields() and v is not None}
                 if fields
                 else {}
             )

@@ -19,11 +19,12 @@ from typing import Any
 import orjson
 
 from agent_tracing.formatters import JsonFormatter
+from agent_tracing.schema import SPAN_FIELDS
 
 __all__ = ["CapturedEvents", "capture_events", "normalize_events"]
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_ID_KEYS = ("correlation_id", "span_id", "parent_span_id")
+_ID_KEYS = ("correlation_id", *SPAN_FIELDS)
 _VOLATILE_DATA_KEYS = frozenset(
     {
         "duration_ms",
@@ -170,7 +171,7 @@ def normalize_events(lines: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
                 item[key] = "<timestamp>"
             elif key == "correlation_id" and isinstance(value, str):
                 item[key] = number("cid", value)
-            elif key in ("span_id", "parent_span_id") and isinstance(value, str):
+            elif key in SPAN_FIELDS and isinstance(value, str):
                 item[key] = number("span", value)
             elif key == "exception" and isinstance(value, Mapping):
                 trace = value.get("traceback") or ""

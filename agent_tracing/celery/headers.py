@@ -1,9 +1,10 @@
 """What a task message carries of the publisher's context, and how the worker reads it back.
 
 Two headers: ``x_correlation_id`` (a plain string, easy to read in any broker tool) and
-``x_trace_context`` (a small mapping: user, strategy and backtest ids, and the publisher's span id,
-which becomes the task span's parent). Neither name collides with Celery's own ``correlation_id``
-(an AMQP property the worker sets to the task id) nor with any attribute of a task request.
+``x_trace_context`` (a small mapping: the schema's declared context fields, by default the user,
+strategy and backtest ids, and the publisher's span id, which becomes the task span's parent).
+Neither name collides with Celery's own ``correlation_id`` (an AMQP property the worker sets to
+the task id) nor with any attribute of a task request.
 
 The publisher's ``argsrepr`` / ``kwargsrepr`` headers (what Celery's own "received" and
 "succeeded" lines print) are rebuilt from redacted copies of the arguments when a secret is found,
@@ -16,11 +17,11 @@ import inspect
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from agent_tracing import schema as _schema
 from agent_tracing.context import _raw_context
 from agent_tracing.encoding import get_sanitizer, safe_repr
 
 __all__ = [
-    "CARRIED_FIELDS",
     "HEADER_CONTEXT",
     "HEADER_CORRELATION_ID",
     "context_from_headers",
@@ -32,12 +33,12 @@ __all__ = [
 
 #: The correlation id of the publisher (a string).
 HEADER_CORRELATION_ID = "x_correlation_id"
-#: The rest of the publisher's context: ``user_id``, ``strategy_id``, ``backtest_id`` and
-#: ``parent_span_id`` (the publisher's current span).
+#: The rest of the publisher's context: the declared context fields (``user_id``, ``strategy_id``,
+#: ``backtest_id`` by default) and ``parent_span_id`` (the publisher's current span).
 HEADER_CONTEXT = "x_trace_context"
-#: Context fields carried in :data:`HEADER_CONTEXT` (``component`` is not: a task has its own).
-CARRIED_FIELDS: tuple[str, ...] = ("user_id", "strategy_id", "backtest_id")
-_CARRIED_KEYS = (*CARRIED_FIELDS, "parent_span_id")
+# Carried in :data:`HEADER_CONTEXT`: the schema's declared context fields (``user_id``,
+# ``strategy_id``, ``backtest_id`` by default; ``component`` is not carried, a task has its own)
+# and the publisher's span, read from the schema at each call.
 
 _PLAIN = (str, int, float, bool)
 #: Celery's own bound on ``argsrepr`` / ``kwargsrepr``.
@@ -66,7 +67,7 @@ def inject_context(headers: MutableMapping[str, Any]) -> bool:
     if cid is not None:
         headers[HEADER_CORRELATION_ID] = _header_value(cid)
     carried: dict[str, Any] = {}
-    for key in CARRIED_FIELDS:
+    for key in _schema.declared_fields():
         value = ctx.get(key)
         if value is not None:
             carried[key] = _header_value(value)
@@ -104,7 +105,7 @@ def context_from_headers(source: Any) -> dict[str, Any]:
         out = {"correlation_id": cid}
     carried = getter(HEADER_CONTEXT)
     if isinstance(carried, Mapping):
-        for key in _CARRIED_KEYS:
+        for key in (*_schema.declared_fields(), "parent_span_id"):
             value = carried.get(key)
             if value is not None:
                 out[key] = value

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from agent_tracing import schema as _schema
 from agent_tracing.context import current_context
 
 __all__ = [
@@ -27,12 +28,29 @@ ENV_PARENT_SPAN_ID = "AGENT_TRACING_PARENT_SPAN_ID"
 ENV_USER_ID = "AGENT_TRACING_USER_ID"
 ENV_STRATEGY_ID = "AGENT_TRACING_STRATEGY_ID"
 ENV_BACKTEST_ID = "AGENT_TRACING_BACKTEST_ID"
-_CONTEXT_ENV = {
+
+
+_DEFAULT_ENV = {
     "correlation_id": ENV_CORRELATION_ID,
     "user_id": ENV_USER_ID,
     "strategy_id": ENV_STRATEGY_ID,
     "backtest_id": ENV_BACKTEST_ID,
 }
+
+
+def context_variable(key: str) -> str:
+    """The variable that carries context field ``key`` to a child: ``AGENT_TRACING_USER_ID``
+    for the default schema's fields, ``AGENT_TRACING_CTX_<NAME>`` for a declared one (apart
+    from the settings' ``AGENT_TRACING_*`` variables)."""
+    return _DEFAULT_ENV.get(key) or f"AGENT_TRACING_CTX_{key.upper()}"
+
+
+def _context_env(names: Sequence[str] | None = None) -> dict[str, str]:
+    """Each carried context field and its variable: the correlation id and the declared fields."""
+    keys = ("correlation_id", *(_schema.declared_fields() if names is None else names))
+    return {key: context_variable(key) for key in keys}
+
+
 # Wide lines: the console wraps at its width when stderr is not a terminal, which would split
 # one log line in two. No colours: plain text to parse.
 OUTPUT_ENV = {
@@ -167,7 +185,10 @@ class DockerOptions:
 def tracing_environment(span_id: str | None) -> dict[str, str]:
     """Return the ``AGENT_TRACING_*`` variables that carry the current context to a child."""
     ctx = current_context()
-    env = {name: str(ctx[key]) for key, name in _CONTEXT_ENV.items() if ctx.get(key) is not None}
+    env = {name: str(ctx[key]) for key, name in _context_env().items() if ctx.get(key) is not None}
+    if _schema.declared_fields() != _schema.DEFAULT_CONTEXT_FIELDS:
+        # The child logs in this schema too (``configure_logging`` reads the variable).
+        env[_schema.ENV_CONTEXT_FIELDS] = ",".join(_schema.declared_fields())
     if span_id:
         env[ENV_PARENT_SPAN_ID] = span_id
     return env
@@ -197,7 +218,15 @@ def context_from_environ(environ: Mapping[str, str] | None = None) -> dict[str, 
     children.
     """
     env = os.environ if environ is None else environ
-    fields: dict[str, Any] = {key: env[name] for key, name in _CONTEXT_ENV.items() if env.get(name)}
+    named = _context_env()
+    if env.get(_schema.ENV_CONTEXT_FIELDS):
+        try:  # the parent's declaration, when this process has not made it its own yet
+            named.update(
+                _context_env(_schema.parse_context_fields(env[_schema.ENV_CONTEXT_FIELDS]))
+            )
+        except ValueError:
+            pass
+    fields: dict[str, Any] = {key: env[name] for key, name in named.items() if env.get(name)}
     if env.get(ENV_PARENT_SPAN_ID):
         fields["span_id"] = env[ENV_PARENT_SPAN_ID]
     return fields

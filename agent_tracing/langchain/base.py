@@ -19,6 +19,7 @@ from uuid import UUID
 from langgraph.callbacks import GraphCallbackHandler
 
 from agent_tracing import BoundLogger, get_context_value, get_logger, new_span_id
+from agent_tracing import schema as _schema
 from agent_tracing.langchain.runs import RunMap, RunState
 from agent_tracing.langchain.serialize import to_loggable
 
@@ -42,7 +43,6 @@ DEFAULT_LEVELS: Mapping[str, int] = {
     "custom": logging.INFO,
     "interrupt": logging.INFO,
 }
-_CONTEXT_KEYS = ("correlation_id", "user_id", "strategy_id", "backtest_id")
 _BODY_KINDS = frozenset(("llm", "tool", "retriever"))
 _INTERNAL_METADATA = ("langgraph_", "ls_", "checkpoint_", "thread_id", "__")
 
@@ -161,7 +161,7 @@ class HandlerBase(GraphCallbackHandler):
         node = metadata.get("langgraph_node") if metadata else None
         if parent is None:
             fields: dict[str, Any] = {}
-            for key in _CONTEXT_KEYS:
+            for key in ("correlation_id", *_schema.declared_fields()):
                 value = get_context_value(key)
                 if value is not None:
                     fields[key] = value

@@ -93,6 +93,8 @@ class LineFilter:
         user_id: Lines of this user (compared as text).
         strategy_id: Lines of this strategy.
         backtest_id: Lines of this backtest.
+        fields: Other context fields and the value each must have (``(("tenant_id", "t1"),)``),
+            for a schema with its own context fields (see :mod:`agent_tracing.schema`).
         min_level: Lines at this level or above; span start/end lines are kept whatever their
             level, so the tree keeps its shape.
         since: Lines at or after this moment (schema timestamp format, see :func:`parse_time`).
@@ -103,6 +105,7 @@ class LineFilter:
     user_id: str | None = None
     strategy_id: str | None = None
     backtest_id: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
     min_level: int = 0
     since: str | None = None
     until: str | None = None
@@ -120,6 +123,7 @@ class LineFilter:
             ("user_id", self.user_id),
             ("strategy_id", self.strategy_id),
             ("backtest_id", self.backtest_id),
+            *self.fields,
         ):
             if wanted is not None and str(line.get(key)) != wanted:
                 return False
