@@ -1,0 +1,29 @@
+"""The project's Celery app on Redis, traced by the library."""
+
+import logging
+import os
+
+from celery import Celery
+
+import agent_tracing as at
+import app.logs  # noqa: F401  (logging first, as the README says: once, at start-up)
+from agent_tracing.celery import instrument_celery
+
+celery_app = Celery("trial", broker=os.environ["TRIAL_BROKER"])
+celery_app.conf.task_default_queue = os.environ["TRIAL_QUEUE"]
+celery_app.conf.control_exchange = os.environ["TRIAL_QUEUE"]
+celery_app.conf.task_ignore_result = True
+instrument_celery(celery_app)
+
+log = at.get_logger("app.tasks", component="Notifier")
+plain = logging.getLogger("app.tasks.plain")
+
+
+@celery_app.task(name="trial.notify")
+def notify(decision: str, user_id: str) -> str:
+    log.info("Notifying the user", event="trial.notify", data={"decision": decision})
+    plain.info(
+        "Plain logger line",
+        extra={"user_id": user_id, "data": {"decision": decision}, "channel": "email"},
+    )
+    return f"notified {user_id}"
