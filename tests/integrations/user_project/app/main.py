@@ -4,12 +4,13 @@ import logging
 from typing import Any
 
 import agent_tracing as at
-import app.logs  # noqa: F401  (logging first, as the README says: once, at start-up)
 from agent_tracing.fastapi import RequestLoggingMiddleware, configure_uvicorn_logging
 from agent_tracing.langchain import LoggingCallback
+from fastapi import FastAPI
+
+import app.logs  # logging first, as the README says: once, at start-up
 from app.graph import graph
 from app.tasks import notify
-from fastapi import FastAPI
 
 configure_uvicorn_logging(access_log=True)
 app = FastAPI()

@@ -3,11 +3,11 @@
 import logging
 import os
 
+import agent_tracing as at
+from agent_tracing.celery import instrument_celery
 from celery import Celery
 
-import agent_tracing as at
 import app.logs  # noqa: F401  (logging first, as the README says: once, at start-up)
-from agent_tracing.celery import instrument_celery
 
 celery_app = Celery("trial", broker=os.environ["TRIAL_BROKER"])
 celery_app.conf.task_default_queue = os.environ["TRIAL_QUEUE"]
