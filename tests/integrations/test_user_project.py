@@ -38,7 +38,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 PROJECT = Path(__file__).resolve().parent / "user_project"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-USERS = ("alice", "bob", "carol")
+NOTIFIED = ("alice", "bob", "carol")
+REFUSED = "mallory"  # the task refuses to notify her: it fails
+USERS = (*NOTIFIED, REFUSED)
 REQUEST_ID = f"trial-{uuid.uuid4().hex[:12]}"
 
 #: The console view's line: ``HH:MM:SS.mmm LEVEL    [short id] logger - message``.
@@ -222,29 +224,36 @@ def trial(tmp_path_factory: pytest.TempPathFactory) -> Trial:
 def expected_lines(user: str) -> Counter[tuple[str, str | None, str]]:
     """What one request logs, as (logger, event, message), each once: the API's lines, then the
     worker's (the access line's client address left out)."""
-    return Counter(
-        [
-            ("agent_tracing.fastapi", "http.request.start", f"POST /trade/{user} started"),
-            ("app.audit", None, "Trade requested"),
-            ("app.main", "trial.trade", "Trade asked"),
-            ("agent_tracing.langchain", "agent.graph.start", "graph trader started"),
-            ("agent_tracing.langchain", "agent.node.start", "node think started"),
-            ("agent_tracing.langchain", "agent.llm.start", "llm FakeListChatModel started"),
-            ("agent_tracing.langchain", "agent.llm.end", "llm FakeListChatModel ended"),
-            ("agent_tracing.langchain", "agent.route.decision", "route think -> buy"),
-            ("agent_tracing.langchain", "agent.node.end", "node think ended"),
-            ("agent_tracing.langchain", "agent.node.start", "node buy started"),
-            ("agent_tracing.langchain", "agent.node.end", "node buy ended"),
-            ("agent_tracing.langchain", "agent.graph.end", "graph trader ended"),
-            ("agent_tracing.celery", "task.published", "Task trial.notify published"),
-            ("uvicorn.access", None, f'"POST /trade/{user} HTTP/1.1" 200'),
-            ("agent_tracing.fastapi", "http.request.end", f"POST /trade/{user} 200"),
-            ("agent_tracing.celery", "task.start", "trial.notify started"),
+    api = [
+        ("agent_tracing.fastapi", "http.request.start", f"POST /trade/{user} started"),
+        ("app.audit", None, "Trade requested"),
+        ("app.main", "trial.trade", "Trade asked"),
+        ("agent_tracing.langchain", "agent.graph.start", "graph trader started"),
+        ("agent_tracing.langchain", "agent.node.start", "node think started"),
+        ("agent_tracing.langchain", "agent.llm.start", "llm FakeListChatModel started"),
+        ("agent_tracing.langchain", "agent.llm.end", "llm FakeListChatModel ended"),
+        ("agent_tracing.langchain", "agent.route.decision", "route think -> buy"),
+        ("agent_tracing.langchain", "agent.node.end", "node think ended"),
+        ("agent_tracing.langchain", "agent.node.start", "node buy started"),
+        ("agent_tracing.langchain", "agent.node.end", "node buy ended"),
+        ("agent_tracing.langchain", "agent.graph.end", "graph trader ended"),
+        ("agent_tracing.celery", "task.published", "Task trial.notify published"),
+        ("uvicorn.access", None, f'"POST /trade/{user} HTTP/1.1" 200'),
+        ("agent_tracing.fastapi", "http.request.end", f"POST /trade/{user} 200"),
+    ]
+    worker = [("agent_tracing.celery", "task.start", "trial.notify started")]
+    if user == REFUSED:
+        worker += [
+            ("agent_tracing.celery", "task.failed", "Task trial.notify failed"),
+            ("agent_tracing.celery", "task.end", "trial.notify failed"),
+        ]
+    else:
+        worker += [
             ("app.tasks", "trial.notify", "Notifying the user"),
             ("app.tasks.plain", None, "Plain logger line"),
             ("agent_tracing.celery", "task.end", "trial.notify succeeded"),
         ]
-    )
+    return Counter(api + worker)
 
 
 def _key(line: dict[str, Any]) -> tuple[str, str | None, str]:
@@ -323,9 +332,13 @@ def test_one_correlation_id_flows_from_the_request_into_the_worker(trial: Trial)
     for user in USERS:
         lines = trial.of(user)
         (request,) = [line for line in lines if line["event"] == "http.request.end"]
-        task = [line for line in lines if line["logger"] in {"app.tasks", "app.tasks.plain"}]
-        task += [line for line in lines if line["event"] in {"task.start", "task.end"}]
-        assert len(task) == 4, user
+        task = [
+            line
+            for line in lines
+            if line["logger"] in {"app.tasks", "app.tasks.plain"}
+            or line["event"] in {"task.start", "task.failed", "task.end"}
+        ]
+        assert len(task) == (3 if user == REFUSED else 4), user
         for line in task:
             assert (line["user_id"], line["parent_span_id"]) == (user, request["span_id"]), line
         assert len({line["span_id"] for line in task}) == 1
@@ -339,6 +352,7 @@ def test_extra_on_a_plain_logger_lands_in_the_schema(trial: Trial) -> None:
     for user in USERS:
         (audit,) = [line for line in trial.of(user) if line["logger"] == "app.audit"]
         assert (audit["user_id"], audit["data"]) == (user, {"route": "trade"})
+    for user in NOTIFIED:
         (plain,) = [line for line in trial.of(user) if line["logger"] == "app.tasks.plain"]
         assert (plain["user_id"], plain["data"]) == (
             user,
@@ -349,7 +363,6 @@ def test_extra_on_a_plain_logger_lands_in_the_schema(trial: Trial) -> None:
 def test_uvicorn_and_celery_lines_are_in_the_file_once(trial: Trial) -> None:
     """uvicorn's server lines (``uvicorn.error``) and the worker's start lines are in the file
     once each, in the schema; uvicorn's access line once per request, with its id and span."""
-    messages = Counter(line["message"] for line in trial.lines)
     server = [line["message"] for line in trial.lines if line["logger"] == "uvicorn.error"]
     for expected in (
         "Started server process",
@@ -365,11 +378,29 @@ def test_uvicorn_and_celery_lines_are_in_the_file_once(trial: Trial) -> None:
     worker = [line["message"] for line in trial.lines if line["logger"].startswith("celery")]
     assert sum(message.startswith("Connected to redis://") for message in worker) == 1
     assert sum(message.endswith(" ready.") for message in worker) == 1
-    assert max(messages.values()) >= 1
     for user in USERS:
         (access,) = [line for line in trial.of(user) if line["logger"] == "uvicorn.access"]
         (end,) = [line for line in trial.of(user) if line["event"] == "http.request.end"]
         assert access["span_id"] == end["span_id"]
+
+
+def test_a_failed_tasks_traceback_is_written_once(trial: Trial) -> None:
+    """The refused task's exception is on task.failed only (not on task.end, not on Celery's own
+    "raised unexpected" line), and its traceback is shown once on the worker's terminal."""
+    with_exception = [line for line in trial.lines if "exception" in line]
+    assert [(line["event"], line["correlation_id"]) for line in with_exception] == [
+        ("task.failed", trial.correlation_id(REFUSED))
+    ]
+    exception = with_exception[0]["exception"]
+    assert (exception["type"], exception["message"]) == (
+        "PermissionError",
+        f"{REFUSED} opted out of notifications",
+    )
+    (end,) = [line for line in trial.of(REFUSED) if line["event"] == "task.end"]
+    assert (end["level"], end["data"]["status"]) == ("ERROR", "error")
+    assert [line for line in trial.lines if " raised unexpected: " in line["message"]] == []
+    out, err = trial.worker.terminal()
+    assert sum(line.strip() == "Traceback (most recent call last):" for line in out + err) == 1
 
 
 def test_the_terminal_shows_the_console_view_once_and_no_json(trial: Trial) -> None:

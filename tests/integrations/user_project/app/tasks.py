@@ -15,12 +15,15 @@ celery_app.conf.control_exchange = os.environ["TRIAL_QUEUE"]
 celery_app.conf.task_ignore_result = True
 instrument_celery(celery_app)
 
+OPTED_OUT = {"mallory"}
 log = at.get_logger("app.tasks", component="Notifier")
 plain = logging.getLogger("app.tasks.plain")
 
 
 @celery_app.task(name="trial.notify")
 def notify(decision: str, user_id: str) -> str:
+    if user_id in OPTED_OUT:
+        raise PermissionError(f"{user_id} opted out of notifications")
     log.info("Notifying the user", event="trial.notify", data={"decision": decision})
     plain.info(
         "Plain logger line",
