@@ -138,14 +138,41 @@ def waiting(
         pytest.fail(f"waited 30 s for {what}\n" + "\n".join(tails) + f"\nfile: {written}")
 
 
-@pytest.fixture(scope="module")
-def trial(tmp_path_factory: pytest.TempPathFactory) -> Trial:
-    """Run the project: a prefork worker, the API under uvicorn, one request per user (alice's
-    with an ``X-Request-ID``), until every task ended; then stop both (warm shutdown)."""
+#: The call in ``app/main.py`` that routes uvicorn's loggers to the root handlers.
+IN_CODE = "configure_uvicorn_logging(access_log=True)\n"
+
+
+def uvicorn_command(python: str, project: Path, routing: str, port: int) -> list[str]:
+    """The README's command for the API. ``in_code``: ``app.main`` calls
+    ``configure_uvicorn_logging``; ``log_config``: the call is left out and uvicorn gets the
+    README's ``--log-config`` file, written with the README's one-liner."""
+    command = [python, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    if routing == "in_code":
+        return command
+    main = project / "app" / "main.py"
+    source = main.read_text()
+    assert IN_CODE in source
+    main.write_text(source.replace(IN_CODE, ""))
+    one_liner = (
+        "import json, agent_tracing.fastapi as f;"
+        " print(json.dumps(f.uvicorn_log_config(access_log=True)))"
+    )
+    config = subprocess.run(
+        [python, "-c", one_liner], cwd=project, capture_output=True, check=True, text=True
+    ).stdout
+    (project / "uvicorn-log.json").write_text(config)
+    return [*command, "--log-config", "uvicorn-log.json"]
+
+
+@pytest.fixture(scope="module", params=["in_code", "log_config"])
+def trial(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Trial:
+    """Run the project: a prefork worker, the API under uvicorn (uvicorn's loggers routed either
+    way the README gives), one request per user (alice's with an ``X-Request-ID``), until every
+    task ended; then stop both (warm shutdown)."""
     require_service("Redis", "127.0.0.1", 6379)
     base = tmp_path_factory.mktemp("trial")
     project = base / "project"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
     assert not (project / "app" / "__init__.py").exists()
     python = str(make_venv(base / "venv"))
     log_file = project / "logs" / "app.jsonl"
@@ -174,12 +201,7 @@ def trial(tmp_path_factory: pytest.TempPathFactory) -> Trial:
         )
         worker = start("worker", worker_command.split(), project, env)
         processes.append(worker)
-        api = start(
-            "api",
-            [python, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            project,
-            env,
-        )
+        api = start("api", uvicorn_command(python, project, request.param, port), project, env)
         processes.append(api)
         base_url = f"http://127.0.0.1:{port}"
 
@@ -224,7 +246,7 @@ def trial(tmp_path_factory: pytest.TempPathFactory) -> Trial:
 def expected_lines(user: str) -> Counter[tuple[str, str | None, str]]:
     """What one request logs, as (logger, event, message), each once: the API's lines, then the
     worker's (the access line's client address left out)."""
-    api = [
+    api: list[tuple[str, str | None, str]] = [
         ("agent_tracing.fastapi", "http.request.start", f"POST /trade/{user} started"),
         ("app.audit", None, "Trade requested"),
         ("app.main", "trial.trade", "Trade asked"),
@@ -241,7 +263,9 @@ def expected_lines(user: str) -> Counter[tuple[str, str | None, str]]:
         ("uvicorn.access", None, f'"POST /trade/{user} HTTP/1.1" 200'),
         ("agent_tracing.fastapi", "http.request.end", f"POST /trade/{user} 200"),
     ]
-    worker = [("agent_tracing.celery", "task.start", "trial.notify started")]
+    worker: list[tuple[str, str | None, str]] = [
+        ("agent_tracing.celery", "task.start", "trial.notify started")
+    ]
     if user == REFUSED:
         worker += [
             ("agent_tracing.celery", "task.failed", "Task trial.notify failed"),
