@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import redis
 
 import agent_tracing as at
 from tests.conftest import json_lines, require_service
@@ -124,6 +125,17 @@ def start(name: str, command: list[str], project: Path, env: dict[str, str]) -> 
 def file_lines(path: Path) -> list[dict[str, Any]]:
     """The JSON file's lines so far."""
     return json_lines(path) if path.exists() else []
+
+
+def forget_queue(queue: str) -> None:
+    """Delete what the run left on the shared Redis: the queue's and its exchanges' bindings."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"*{queue}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def waiting(
@@ -239,6 +251,7 @@ def trial(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     finally:
         for process in reversed(processes):
             process.stop()
+        forget_queue(queue)
     trial.lines = file_lines(log_file)
     return trial
 
