@@ -44,9 +44,6 @@ REFUSED = "mallory"  # the task refuses to notify her: it fails
 USERS = (*NOTIFIED, REFUSED)
 REQUEST_ID = f"trial-{uuid.uuid4().hex[:12]}"
 
-#: The console view's line: ``HH:MM:SS.mmm LEVEL    [short id] logger - message``.
-CONSOLE_LINE = re.compile(r"^\d{2}:\d{2}:\d{2}\.\d{3} ")
-
 
 @dataclass
 class Process:
@@ -123,8 +120,12 @@ def start(name: str, command: list[str], project: Path, env: dict[str, str]) -> 
 
 
 def file_lines(path: Path) -> list[dict[str, Any]]:
-    """The JSON file's lines so far."""
-    return json_lines(path) if path.exists() else []
+    """The JSON file's complete lines so far (one being written while the file is read, with no
+    newline yet, is left for the next read)."""
+    if not path.exists():
+        return []
+    text = path.read_bytes()
+    return [orjson.loads(line) for line in text[: text.rfind(b"\n") + 1].splitlines()]
 
 
 def forget_queue(queue: str) -> None:
@@ -187,8 +188,7 @@ def trial(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
     assert not (project / "app" / "__init__.py").exists()
     python = str(make_venv(base / "venv"))
-    log_file = project / "logs" / "app.jsonl"
-    log_file.parent.mkdir()
+    log_file = project / "logs" / "app.jsonl"  # named relative to the project, not created
     queue = f"at-trial-{uuid.uuid4().hex[:10]}"
     env = {
         key: value
@@ -198,15 +198,15 @@ def trial(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     }
     env.update(
         PYTHONPATH=str(project),
-        TRIAL_LOG_FILE=str(log_file),
+        TRIAL_LOG_FILE="logs/app.jsonl",
         TRIAL_BROKER=REDIS_URL,
         TRIAL_QUEUE=queue,
     )
     port = free_port()
     processes: list[Process] = []
     try:
-        # The worker as the brief for the trial runs it; without mingle, gossip and heartbeat
-        # it stays deaf to other workers on the same Redis.
+        # The worker as a user starts it, on its own queue; without mingle, gossip and
+        # heartbeat it stays deaf to other workers on the same Redis.
         worker_command = (
             f"{python} -m celery -A app.tasks worker --pool prefork --concurrency 2 -Q {queue}"
             f" -n {queue}@%h --without-mingle --without-gossip --without-heartbeat"
@@ -220,7 +220,7 @@ def trial(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         def up() -> bool:
             for process in processes:
                 if process.process.poll() is not None:
-                    raise AssertionError(f"{process.name} exited: {process.terminal()}")
+                    pytest.fail(f"{process.name} exited: {process.terminal()}")
             try:
                 ready = httpx.get(f"{base_url}/health", timeout=1.0).status_code == 200
             except httpx.TransportError:
@@ -252,7 +252,7 @@ def trial(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         for process in reversed(processes):
             process.stop()
         forget_queue(queue)
-    trial.lines = file_lines(log_file)
+    trial.lines = json_lines(log_file)
     return trial
 
 
