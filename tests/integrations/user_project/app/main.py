@@ -8,7 +8,7 @@ from agent_tracing.fastapi import RequestLoggingMiddleware, configure_uvicorn_lo
 from agent_tracing.langchain import LoggingCallback
 from fastapi import FastAPI
 
-import app.logs  # logging first, as the README says: once, at start-up
+import app.logs  # configures logging, once, at import (before anything logs)
 from app.graph import graph
 from app.tasks import notify
 

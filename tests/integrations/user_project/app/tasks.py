@@ -7,7 +7,7 @@ import agent_tracing as at
 from agent_tracing.celery import instrument_celery
 from celery import Celery
 
-import app.logs  # noqa: F401  (logging first, as the README says: once, at start-up)
+import app.logs  # noqa: F401  (configures logging, once, at import: the worker keeps it)
 
 celery_app = Celery("trial", broker=os.environ["TRIAL_BROKER"])
 celery_app.conf.task_default_queue = os.environ["TRIAL_QUEUE"]
