@@ -296,6 +296,7 @@ def check_or_run(command: str, cwd: Path, env: dict[str, str]) -> str:
     if tool not in {"agent-tracing", "jq", "zcat", "python", "python3"}:
         return f"no rule to run or check {tool!r}"
     follow = "--follow" in words
+    command = re.sub(r"(^|[\s|])\.venv/bin/", r"\1", command)  # the shared venv is on PATH
     try:
         done = subprocess.run(
             ["bash", "-o", "pipefail", "-c", command],
