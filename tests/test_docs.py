@@ -343,17 +343,24 @@ def test_block(block: Block, log_dir: Path, tmp_path: Path) -> None:
         assert block.directive.removeprefix("not run:").strip(), block.id
         return
     if block.lang == "python":
-        script = tmp_path / "example.py"
-        script.write_text(block.before + block.code, encoding="utf-8")
-        done = subprocess.run(
-            [sys.executable, str(script)],
-            cwd=tmp_path,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
-        assert done.returncode == 0, done.stderr[-4000:]
+        code = block.before + block.code
+        is_test = re.search(r"^def test_", code, re.MULTILINE) is not None
+        script = tmp_path / ("test_example.py" if is_test else "example.py")
+        script.write_text(code, encoding="utf-8")
+        runs = [[str(script)]]
+        if is_test:  # a test module: pytest writes its snapshots, then a second run compares
+            pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", str(script)]
+            runs = [[*pytest_args, "--snapshot-update"], pytest_args]
+        for args in runs:
+            done = subprocess.run(
+                [sys.executable, *args],
+                cwd=tmp_path,
+                env=clean_env(),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
+            assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     elif block.lang == "json":
         values = [json.loads(line) for line in block.code.splitlines() if line.strip()]
         for value in values:
