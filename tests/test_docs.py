@@ -1,25 +1,24 @@
 """Every fenced code block of the README, ``docs/``, ``app/README.md`` and ``CONTRIBUTING.md`` is
 run or checked, so the examples cannot rot (the conventions are in CONTRIBUTING.md).
 
-- ```` ```python ````: run as a script in a fresh interpreter (the checkout on ``PYTHONPATH``, an
-  empty temporary folder as working directory). A block preceded by ``<!-- docs: continues -->``
-  runs after the page's previous Python block (and what that one continued).
-- ```` ```sh ```` / ```` ```bash ```` / ```` ```console ````: each command that can run here is run in a
-  folder holding ``logs/*.jsonl`` from a small real run (a FastAPI request running a LangGraph graph
-  and SQL, a task span in a second file): ``agent-tracing``, ``jq`` and ``zcat`` pipelines must
-  print something, ``python -c`` must succeed. The others are checked: ``make`` targets exist in
-  the Makefile, ``pip install`` extras exist in pyproject.toml, the ``module:attribute`` of a
+- ``python``: run as a script in a fresh interpreter (the checkout on ``PYTHONPATH``, an empty
+  temporary folder as working directory); a block defining ``def test_...`` is run by pytest.
+  A block preceded by ``<!-- docs: continues -->`` runs after the page's previous Python block.
+- ``sh``, ``bash``, ``console``: each command that can run here is run in a folder holding
+  ``logs/*.jsonl`` from a small real run (a FastAPI request running a LangGraph graph and SQL, a
+  task span in a second file): ``agent-tracing``, ``jq`` and ``zcat`` pipelines must print
+  something, ``python -c`` must succeed. The others are checked: ``make`` targets exist in the
+  Makefile, ``pip install`` extras exist in pyproject.toml, the ``module:attribute`` of a
   ``uvicorn`` command and the ``-A`` module of a ``celery`` command import, ``python -m`` modules
   exist, ``pytest`` paths and script files exist, lnav's format file parses.
-- ```` ```json ````: parses; a log line has the schema keys in order.
-- ```` ```text ````: output shown to the reader, not run.
+- ``json``: parses; a log line has the schema keys in order.
+- ``text``: output shown to the reader, not run.
 - ``<!-- docs: not run: <reason> -->`` right before a block exempts it; the reason is required.
 """
 
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import os
 import re
@@ -38,9 +37,12 @@ import pytest
 import agent_tracing as at
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["README.md", "CONTRIBUTING.md", "app/README.md"] + sorted(
-    str(path.relative_to(ROOT)) for path in (ROOT / "docs").glob("*.md")
-)
+PAGES = [
+    "README.md",
+    "CONTRIBUTING.md",
+    "app/README.md",
+    *sorted(str(path.relative_to(ROOT)) for path in (ROOT / "docs").glob("*.md")),
+]
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[^`\s]*)\s*$")
 DIRECTIVE = re.compile(r"^\s*<!--\s*docs:\s*(?P<body>.*?)\s*-->\s*$")
 RUN_LANGS = {"python", "sh", "bash", "console", "json"}
@@ -103,6 +105,15 @@ def parse_blocks(page: str) -> list[Block]:
 BLOCKS = [block for page in PAGES for block in parse_blocks(page)]
 
 
+def run(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float = TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` and capture its output as text (the caller judges the exit status)."""
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment of a block: this checkout first, no logging settings of the caller."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_TRACING_")}
@@ -135,7 +146,8 @@ def chat() -> dict[str, str]:
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
     with at.bind(user_id="user_123"):
-        graph.invoke({{"messages": [("user", "BTC price?")]}}, config={{"callbacks": [LoggingCallback()]}})
+        config = {{"callbacks": [LoggingCallback()]}}
+        graph.invoke({{"messages": [("user", "BTC price?")]}}, config=config)
     log = at.get_logger("app.api")
     log.warning("Slow answer", event="app.slow", data={{"ms": 900}})
     try:
@@ -165,14 +177,7 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ``demo.jsonl`` (the committed ``make demo`` log), written by the library in a real run."""
     folder = tmp_path_factory.mktemp("docs-logs")
     (folder / "logs").mkdir()
-    done = subprocess.run(
-        [sys.executable, "-c", SCENARIO],
-        cwd=folder,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    done = run([sys.executable, "-c", SCENARIO], folder, clean_env())
     assert done.returncode == 0, done.stderr
     shutil.copy(ROOT / "tests/viewer/fixtures/demo.jsonl", folder / "logs/demo.jsonl")
     return folder
@@ -215,10 +220,24 @@ def words_of(command: str) -> list[str]:
     return words
 
 
+def pytest_paths(args: list[str]) -> list[str]:
+    """The paths among pytest's arguments: not options, nor the values of ``-m``, ``-k``, ``-p``."""
+    paths: list[str] = []
+    skip_next = False
+    for arg in args:
+        if skip_next:
+            skip_next = False
+        elif arg in {"-m", "-k", "-p", "--timeout"}:
+            skip_next = True
+        elif not arg.startswith("-"):
+            paths.append(arg)
+    return paths
+
+
 def make_targets() -> set[str]:
     """The Makefile's targets."""
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
-    return {found[1] for line in text.splitlines() if (found := re.match(r"^([A-Za-z0-9_.-]+):", line))}
+    return {m[1] for line in text.splitlines() if (m := re.match(r"^([A-Za-z0-9_.-]+):", line))}
 
 
 def extras() -> set[str]:
@@ -229,9 +248,7 @@ def extras() -> set[str]:
 
 def python_check(code: str, cwd: Path, env: dict[str, str]) -> str:
     """Run ``code`` in a fresh interpreter; return what went wrong, or ''."""
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT
-    )
+    done = run([sys.executable, "-c", code], cwd, env)
     return "" if done.returncode == 0 else done.stderr[-2000:]
 
 
@@ -247,7 +264,8 @@ def check_or_run(command: str, cwd: Path, env: dict[str, str]) -> str:
             env[name] = value
         return ""
     if tool == "make":
-        missing = [w for w in words[1:] if not w.startswith("-") and "=" not in w and w not in make_targets()]
+        targets = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+        missing = [t for t in targets if t not in make_targets()]
         return f"no make target {missing}" if missing else ""
     if tool == "pip":
         specs = [w for w in words[2:] if not w.startswith("-")]
@@ -279,11 +297,12 @@ def check_or_run(command: str, cwd: Path, env: dict[str, str]) -> str:
         )
     if tool in {"python", "python3"}:
         if words[1:3] == ["-m", "pytest"]:
-            paths = [w.split("::")[0] for w in words[3:] if not w.startswith("-") and w not in {"stress"}]
+            paths = [w.split("::")[0] for w in pytest_paths(words[3:])]
             missing = [p for p in paths if not glob(str(ROOT / p))]
             return f"no such test path {missing}" if missing or not paths else ""
         if words[1:2] == ["-m"]:
-            return python_check(f"import importlib.util; assert importlib.util.find_spec({words[2]!r})", cwd, env)
+            spec = f"import importlib.util; assert importlib.util.find_spec({words[2]!r})"
+            return python_check(spec, cwd, env)
         if words[1:2] != ["-c"]:
             return "" if (ROOT / words[1]).is_file() else f"no such script {words[1]}"
     if tool == "lnav":
@@ -298,14 +317,7 @@ def check_or_run(command: str, cwd: Path, env: dict[str, str]) -> str:
     follow = "--follow" in words
     command = re.sub(r"(^|[\s|])\.venv/bin/", r"\1", command)  # the shared venv is on PATH
     try:
-        done = subprocess.run(
-            ["bash", "-o", "pipefail", "-c", command],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=5 if follow else TIMEOUT,
-        )
+        done = run(["bash", "-o", "pipefail", "-c", command], cwd, env, 5 if follow else TIMEOUT)
     except subprocess.TimeoutExpired as expired:
         output = expired.stdout or b""
         return "" if follow and output else f"{command!r} timed out with no output"
@@ -320,18 +332,16 @@ def check_or_run(command: str, cwd: Path, env: dict[str, str]) -> str:
 
 
 def test_every_block_has_a_known_kind() -> None:
-    """Every block names a language this test runs or an output language, and every directive is known."""
+    """Every block names a language run here or an output language; every directive is known."""
     problems = [
-        f"{b.id}: language {b.lang!r}"
-        for b in BLOCKS
-        if b.lang not in RUN_LANGS | OUTPUT_LANGS
+        f"{b.id}: language {b.lang!r}" for b in BLOCKS if b.lang not in RUN_LANGS | OUTPUT_LANGS
     ]
     for block in BLOCKS:
         if block.directive is None or block.directive == "continues":
             continue
         reason = block.directive.removeprefix("not run:").strip()
         if not block.directive.startswith("not run:") or not reason:
-            problems.append(f"{block.id}: directive {block.directive!r} (needs 'not run: <reason>')")
+            problems.append(f"{block.id}: directive {block.directive!r}, not 'not run: <reason>'")
     assert not problems, problems
     assert len([b for b in BLOCKS if b.lang in RUN_LANGS]) > 40
 
@@ -352,14 +362,7 @@ def test_block(block: Block, log_dir: Path, tmp_path: Path) -> None:
             pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", str(script)]
             runs = [[*pytest_args, "--snapshot-update"], pytest_args]
         for args in runs:
-            done = subprocess.run(
-                [sys.executable, *args],
-                cwd=tmp_path,
-                env=clean_env(),
-                capture_output=True,
-                text=True,
-                timeout=TIMEOUT,
-            )
+            done = run([sys.executable, *args], tmp_path, clean_env())
             assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     elif block.lang == "json":
         values = [json.loads(line) for line in block.code.splitlines() if line.strip()]
@@ -376,7 +379,7 @@ def test_block(block: Block, log_dir: Path, tmp_path: Path) -> None:
 
 
 def test_jq_recipes_return_lines(log_dir: Path) -> None:
-    """The scenario log has what the jq recipes select: the decision event, a request end, SQL, an error."""
+    """The scenario log holds what the jq recipes select: decisions, request ends, SQL, tokens."""
     lines = [json.loads(line) for line in (log_dir / "logs/api.jsonl").read_text().splitlines()]
     events = {line["event"] for line in lines}
     assert {"agent.route.decision", "http.request.end", "db.query", "agent.llm.end"} <= events
