@@ -385,3 +385,37 @@ def test_jq_recipes_return_lines(log_dir: Path) -> None:
     assert {"agent.route.decision", "http.request.end", "db.query", "agent.llm.end"} <= events
     with gzip.open(log_dir / "logs/app.jsonl.1.gz", "rt") as rotated:
         assert "backtest.finished" in rotated.read()
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    """The anchors of the headings of ``page`` (outside code blocks)."""
+    found: set[str] = set()
+    in_code = False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        elif not in_code and (heading := re.match(r"^#{1,6} (.*)$", line)):
+            found.add(slug(heading[1]))
+    return found
+
+
+def test_links_resolve() -> None:
+    """Every relative link of the pages names an existing file, and after ``#`` a heading of it."""
+    broken = []
+    for page in PAGES:
+        text = (ROOT / page).read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"^[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (ROOT / page).parent / path if path else ROOT / page
+            if not file.exists():
+                broken.append(f"{page}: {target}")
+            elif anchor and file.suffix == ".md" and anchor not in anchors(file):
+                broken.append(f"{page}: {target} (no such heading)")
+    assert not broken, broken
