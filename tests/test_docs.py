@@ -419,3 +419,10 @@ def test_links_resolve() -> None:
             elif anchor and file.suffix == ".md" and anchor not in anchors(file):
                 broken.append(f"{page}: {target} (no such heading)")
     assert not broken, broken
+
+
+def test_viewer_tree_is_the_committed_capture() -> None:
+    """The tree in docs/viewer.md is ``docs/images/viewer-tree.txt`` (test_cli keeps it current)."""
+    shown = next(b for b in parse_blocks("docs/viewer.md") if b.lang == "text")
+    capture = (ROOT / "docs/images/viewer-tree.txt").read_text(encoding="utf-8")
+    assert shown.code == capture
