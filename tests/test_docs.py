@@ -426,3 +426,32 @@ def test_viewer_tree_is_the_committed_capture() -> None:
     shown = next(b for b in parse_blocks("docs/viewer.md") if b.lang == "text")
     capture = (ROOT / "docs/images/viewer-tree.txt").read_text(encoding="utf-8")
     assert shown.code == capture
+
+
+UVICORN_CHECK = """
+import logging
+for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    assert not logging.getLogger(name).handlers, name
+assert logging.getLogger("uvicorn.error").propagate
+"""
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b
+        for b in BLOCKS
+        if b.lang == "python" and "add_middleware(RequestLoggingMiddleware" in b.code
+    ],
+    ids=lambda b: b.id,
+)
+def test_fastapi_examples_route_uvicorn_lines(block: Block, tmp_path: Path) -> None:
+    """A FastAPI example run after uvicorn's own log config leaves uvicorn no handler of its own."""
+    uvicorn_setup = (
+        "import logging.config\nfrom uvicorn.config import LOGGING_CONFIG\n"
+        "logging.config.dictConfig(LOGGING_CONFIG)\n"
+    )
+    script = tmp_path / "example.py"
+    script.write_text(uvicorn_setup + block.before + block.code + UVICORN_CHECK, encoding="utf-8")
+    done = run([sys.executable, str(script)], tmp_path, clean_env())
+    assert done.returncode == 0, done.stderr[-4000:]
