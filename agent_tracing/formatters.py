@@ -196,6 +196,49 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
         event = attrs.get(ATTR_EVENT)
     if ctx is None:
         ctx = record_context(record)
+    msg = record.msg
+    if msg.__class__ is not str or record.args:
+        # Our logger rendered it already (at call time, for the other handlers' sake); a filter
+        # that replaced ``msg`` or ``args`` since then is honoured.
+        rendered = attrs.get(ATTR_MESSAGE)
+        if rendered is not None and rendered[0] is msg and rendered[1] is record.args:
+            msg = rendered[2]
+        else:
+            msg = _message(record)
+    level = record.levelname
+    out = line_fields(
+        record.created,
+        level if level in _LEVELS else level_name(record),
+        record.name,
+        msg,
+        ctx,
+        fields,
+        data,
+        event,
+        san,
+    )
+    if record.exc_info or record.exc_text or ATTR_EXCEPTION in attrs:
+        _add_exception(out, record, san)
+    if record.stack_info:
+        stack = {"stack_info": _tail(record.stack_info, san)}
+        out["data"] = {**(out["data"] or {}), **stack}
+    return out
+
+
+def line_fields(
+    created: float,
+    level: str,
+    raw_name: Any,
+    msg: str,
+    ctx: Mapping[str, Any],
+    fields: Mapping[str, Any] | None,
+    data: Any,
+    event: Any,
+    san: Sanitizer,
+) -> dict[str, Any]:
+    """The line of one call, from what a record holds (``schema_fields``) or what the logger's
+    fast path has without a record: redacted, bounded, JSON-safe, in schema order (no
+    ``exception``: the caller adds it)."""
     cached = _ctx_cache
     values = cached[2] if cached[0] is ctx and cached[1] is san else _cache_context_values(ctx, san)
     if fields:
@@ -215,22 +258,12 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
         else:
             data = {"value": san.clean(data)}
 
-    msg = record.msg
-    if msg.__class__ is not str or record.args:
-        # Our logger rendered it already (at call time, for the other handlers' sake); a filter
-        # that replaced ``msg`` or ``args`` since then is honoured.
-        rendered = attrs.get(ATTR_MESSAGE)
-        if rendered is not None and rendered[0] is msg and rendered[1] is record.args:
-            msg = rendered[2]
-        else:
-            msg = _message(record)
-    level = record.levelname
     texts = san._texts
-    raw_name = record.name  # redacted and bounded like the message; a repeated name: a lookup
+    # Redacted and bounded like the message; a repeated name: a lookup.
     name = (texts.get(raw_name) if raw_name.__class__ is str else None) or _name_text(raw_name, san)
-    out = _build_line(
-        format_timestamp(record.created),
-        level if level in _LEVELS else level_name(record),
+    return _build_line(
+        format_timestamp(created),
+        level,
         cid,
         name if component is None else component,
         declared,
@@ -241,12 +274,6 @@ def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None)
         span_id,
         parent_span_id,
     )
-    if record.exc_info or record.exc_text or ATTR_EXCEPTION in attrs:
-        _add_exception(out, record, san)
-    if record.stack_info:
-        stack = {"stack_info": _tail(record.stack_info, san)}
-        out["data"] = {**(out["data"] or {}), **stack}
-    return out
 
 
 def _add_exception(out: dict[str, Any], record: logging.LogRecord, san: Sanitizer) -> None:
@@ -407,6 +434,40 @@ class JsonFormatter(BaseJsonFormatter):
             self.add_fields(log_data, record, {})
             return _dumps(self.process_log_record(log_data), orjson.OPT_APPEND_NEWLINE)
         except Exception as error:
+            try:
+                return _dumps(_fallback_line(record, error), orjson.OPT_APPEND_NEWLINE)
+            except Exception:  # pragma: no cover - the fallback itself failed: a fixed line
+                return _LAST_RESORT_LINE
+
+    def line_bytes(
+        self,
+        created: float,
+        level: str,
+        name: str,
+        msg: str,
+        ctx: Mapping[str, Any],
+        fields: Mapping[str, Any] | None,
+        data: Any,
+        event: Any,
+    ) -> bytes:
+        """The line :meth:`format_bytes` makes of a record with these values and no exception
+        or stack, made without the record (the logger's fast path, see
+        ``agent_tracing._fastpath``; only for the plain formatter)."""
+        try:
+            fields = line_fields(
+                created, level, name, msg, ctx, fields, data, event,
+                self.sanitizer if self.sanitizer is not None else _encoding._active,
+            )  # fmt: skip
+            try:
+                line = _orjson_dumps(fields, option=_NEWLINE)
+            except TypeError:
+                return _dumps(fields, _NEWLINE)
+            if 0x7F not in line and (line.isascii() or not (0xC2 in line or 0xE2 in line)):
+                return line
+            return _LINE_BREAKING.sub(_escape_match, line)
+        except Exception as error:
+            record = logging.LogRecord(name, logging.getLevelName(level), "", 0, msg, None, None)
+            record.created = created
             try:
                 return _dumps(_fallback_line(record, error), orjson.OPT_APPEND_NEWLINE)
             except Exception:  # pragma: no cover - the fallback itself failed: a fixed line

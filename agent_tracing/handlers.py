@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from agent_tracing._fastpath import WRITERS
 from agent_tracing.context import EXTRA_KEY, _raw_context
 from agent_tracing.encoding import Sanitizer, _type_name, get_sanitizer, safe_repr
 from agent_tracing.formatters import JsonFormatter
@@ -115,6 +116,17 @@ class JsonStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[typ
             fill_caller(record)  # another formatter may show the caller
         return super().format(record)
 
+    def append_line(self, line: bytes, record: logging.LogRecord | None = None) -> None:
+        """Write one line as ``emit`` writes a record's (the logger's fast path; the caller holds
+        the handler lock); a failure is reported by ``handleError``, never raised."""
+        try:
+            self.stream.write(line[:-1].decode("utf-8") + self.terminator)
+            self.flush()
+        except RecursionError:  # pragma: no cover - as the stdlib does
+            raise
+        except Exception:
+            self.handleError(record)  # type: ignore[arg-type]
+
 
 class ConsoleStreamHandler(_ReportOnce, logging.StreamHandler):  # type: ignore[type-arg]
     """The console view's handler: a ``StreamHandler`` whose failures (stdout on a full disk, a
@@ -173,7 +185,7 @@ class _BinaryFileMixin:
             self._watched_end += len(carry)
         return stream
 
-    def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
+    def _rolls(self, record: logging.LogRecord | None, line: bytes) -> bool:
         return False
 
     def _reopen_if_moved(self) -> None:
@@ -238,6 +250,18 @@ class _BinaryFileMixin:
             else:
                 fill_caller(record)  # another formatter may show the caller
                 line = _line(self, record)  # type: ignore[arg-type]
+        except RecursionError:  # pragma: no cover - as the stdlib does
+            raise
+        except Exception:
+            self.handleError(record)  # type: ignore[attr-defined]
+            return
+        self.append_line(line, record)
+
+    def append_line(self, line: bytes, record: logging.LogRecord | None = None) -> None:
+        """Append one whole line (rotating, reopening a moved file, healing a torn line first);
+        a failure is reported by ``handleError``, never raised. ``record`` is the line's record,
+        when there is one (the logger's fast path has none)."""
+        try:
             if self.stream is not None and _monotonic() >= self._next_watch:
                 self._reopen_if_moved()
             if self._rolls(record, line):
@@ -310,7 +334,7 @@ class RotatingJsonFileHandler(_BinaryFileMixin, _ReportOnce, logging.handlers.Ro
         )
         self.setFormatter(formatter or JsonFormatter())
 
-    def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
+    def _rolls(self, record: logging.LogRecord | None, line: bytes) -> bool:
         if self.maxBytes <= 0:
             return False
         if self.stream is None:
@@ -361,8 +385,9 @@ class TimedRotatingJsonFileHandler(
         self.mode = "ab"
         self.setFormatter(formatter or JsonFormatter())
 
-    def _rolls(self, record: logging.LogRecord, line: bytes) -> bool:
-        return bool(self.shouldRollover(record))
+    def _rolls(self, record: logging.LogRecord | None, line: bytes) -> bool:
+        # The stdlib reads the clock and the path, not the record (3.11 to 3.13).
+        return bool(self.shouldRollover(record))  # type: ignore[arg-type]
 
 
 class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
@@ -600,4 +625,8 @@ SITE_FREE.update(
         RotatingJsonFileHandler,
         TimedRotatingJsonFileHandler,
     )
+)
+# These append the logger's fast-path line as their ``emit`` appends a record's.
+WRITERS.update(
+    (JsonStreamHandler, JsonFileHandler, RotatingJsonFileHandler, TimedRotatingJsonFileHandler)
 )

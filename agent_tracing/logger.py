@@ -15,8 +15,10 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, cast
 
+from agent_tracing._fastpath import level_text as _level_text
+from agent_tracing._fastpath import sole_writer as _sole_writer
 from agent_tracing.context import _CONTEXT
 from agent_tracing.encoding import safe_repr
 from agent_tracing.records import (
@@ -159,131 +161,16 @@ class BoundLogger:
     def getEffectiveLevel(self) -> int:
         return self._logger.getEffectiveLevel()
 
-    def debug(
-        self,
-        msg: object,
-        *args: object,
-        data: Mapping[str, Any] | None = None,
-        event: str | None = None,
-        correlation_id: Any = None,
-        component: str | None = None,
-        exc_info: Any = None,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Log at DEBUG (see the class docstring for the keywords)."""
-        if fields:
-            _check_keywords(fields)
-        if self._logger.isEnabledFor(DEBUG):
-            self._log(DEBUG, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, component, fields)  # fmt: skip
-
-    def info(
-        self,
-        msg: object,
-        *args: object,
-        data: Mapping[str, Any] | None = None,
-        event: str | None = None,
-        correlation_id: Any = None,
-        component: str | None = None,
-        exc_info: Any = None,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Log at INFO (see the class docstring for the keywords)."""
-        if fields:
-            _check_keywords(fields)
-        if self._logger.isEnabledFor(INFO):
-            self._log(INFO, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, component, fields)  # fmt: skip
-
-    def warning(
-        self,
-        msg: object,
-        *args: object,
-        data: Mapping[str, Any] | None = None,
-        event: str | None = None,
-        correlation_id: Any = None,
-        component: str | None = None,
-        exc_info: Any = None,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Log at WARNING (see the class docstring for the keywords)."""
-        if fields:
-            _check_keywords(fields)
-        if self._logger.isEnabledFor(WARNING):
-            self._log(WARNING, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, component, fields)  # fmt: skip
-
-    def error(
-        self,
-        msg: object,
-        *args: object,
-        data: Mapping[str, Any] | None = None,
-        event: str | None = None,
-        correlation_id: Any = None,
-        component: str | None = None,
-        exc_info: Any = None,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Log at ERROR (see the class docstring for the keywords)."""
-        if fields:
-            _check_keywords(fields)
-        if self._logger.isEnabledFor(ERROR):
-            self._log(ERROR, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, component, fields)  # fmt: skip
-
-    def exception(
-        self,
-        msg: object,
-        *args: object,
-        data: Mapping[str, Any] | None = None,
-        event: str | None = None,
-        correlation_id: Any = None,
-        component: str | None = None,
-        exc_info: Any = True,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Log at ERROR with the exception being handled (see the class docstring)."""
-        if fields:
-            _check_keywords(fields)
-        if self._logger.isEnabledFor(ERROR):
-            self._log(ERROR, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, component, fields)  # fmt: skip
-
-    def critical(
-        self,
-        msg: object,
-        *args: object,
-        data: Mapping[str, Any] | None = None,
-        event: str | None = None,
-        correlation_id: Any = None,
-        component: str | None = None,
-        exc_info: Any = None,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Log at CRITICAL (see the class docstring for the keywords)."""
-        if fields:
-            _check_keywords(fields)
-        if self._logger.isEnabledFor(CRITICAL):
-            self._log(CRITICAL, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
-                      correlation_id, component, fields)  # fmt: skip
+    # The six level methods are made by ``_level_method`` from one definition (below the
+    # class); each is ``log`` with its level.
+    debug: _LevelMethod
+    info: _LevelMethod
+    warning: _LevelMethod
+    error: _LevelMethod
+    exception: _LevelMethod
+    critical: _LevelMethod
+    warn: _LevelMethod  # the stdlib's aliases
+    fatal: _LevelMethod
 
     def log(
         self,
@@ -308,9 +195,6 @@ class BoundLogger:
         if self._logger.isEnabledFor(level):
             self._log(level, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
                       correlation_id, component, fields)  # fmt: skip
-
-    warn = warning
-    fatal = critical
 
     def _log(
         self,
@@ -355,6 +239,24 @@ class BoundLogger:
                 parsed = exc_info
             else:
                 exc = _exc_tuple(exc_info)
+        elif (
+            not stack_info
+            and logging._logRecordFactory is _LogRecord  # type: ignore[attr-defined]
+            and (logger.__class__ is _StdLogger or _plain_logger_class(logger.__class__))
+        ):
+            writer = _sole_writer(logger, level)
+            if writer is not None:
+                # Only our JSON file handler would see the record: its line, without it.
+                line = writer.formatter.line_bytes(
+                    _time_ns() / 1e9, _level_text(level), logger.name,
+                    msg if rendered is None else rendered, _CONTEXT.get(), fields, data, event,
+                )  # fmt: skip
+                if writer._needs_lock:  # a rotating file: one rotation at a time
+                    with writer.lock:
+                        writer.append_line(line)
+                else:
+                    writer.append_line(line)
+                return
         # The caller, as ``Logger.findCaller`` finds it: the first frame outside the logging
         # modules, ``stacklevel`` frames up. It is looked up only when something that can read
         # it sees the record (a handler, logger class or record factory that is not one of
@@ -461,6 +363,72 @@ class BoundLogger:
                 fill_caller(record)
             logger.callHandlers(record)  # no handler anywhere: the stdlib's last-resort rules
 
+
+class _LevelMethod(Protocol):
+    """A level method of :class:`BoundLogger` (``info``...): ``log`` with its level."""
+
+    def __call__(
+        self,
+        msg: object,
+        *args: object,
+        data: Mapping[str, Any] | None = None,
+        event: str | None = None,
+        correlation_id: Any = None,
+        component: str | None = None,
+        exc_info: Any = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> None: ...
+
+
+def _level_method(level: int, name: str, exc_default: Any = None) -> _LevelMethod:
+    """``BoundLogger.log`` at ``level`` (the same keywords; ``exc_info`` defaults to
+    ``exc_default``), as the method ``name``. The frames are the same as ``log``'s (the method,
+    then ``_log``), so the caller is found alike."""
+
+    def method(
+        self: BoundLogger,
+        msg: object,
+        *args: object,
+        data: Mapping[str, Any] | None = None,
+        event: str | None = None,
+        correlation_id: Any = None,
+        component: str | None = None,
+        exc_info: Any = exc_default,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
+        if fields:
+            _check_keywords(fields)
+        if self._logger.isEnabledFor(level):
+            self._log(level, msg, args, data, event, exc_info, stack_info, extra, stacklevel,
+                      correlation_id, component, fields)  # fmt: skip
+
+    method.__name__ = name
+    method.__qualname__ = f"BoundLogger.{name}"
+    method.__doc__ = (
+        f"Log at {logging.getLevelName(level)}"
+        + (" with the exception being handled" if exc_default else "")
+        + " (see the class docstring for the keywords)."
+    )
+    return cast(_LevelMethod, method)
+
+
+for _name, _level, _exc in (
+    ("debug", DEBUG, None),
+    ("info", INFO, None),
+    ("warning", WARNING, None),
+    ("error", ERROR, None),
+    ("exception", ERROR, True),
+    ("critical", CRITICAL, None),
+):
+    setattr(BoundLogger, _name, _level_method(_level, _name, _exc))
+BoundLogger.warn = BoundLogger.warning
+BoundLogger.fatal = BoundLogger.critical
 
 _StdLogger = logging.Logger
 _OUR_FILE = os.path.normcase(BoundLogger._log.__code__.co_filename)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -262,17 +263,37 @@ def test_a_handler_after_our_json_handler_gets_the_caller(
 def test_a_record_only_our_json_handler_sees_skips_the_lookup(
     pair: Pair, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With only our JSON handler (its own formatter, no filter), the record keeps the stdlib's
-    "unknown caller" values: the lookup, which nothing would read, is not paid for."""
+    """With only our JSON handlers (their own formatter, no filter; two, so that a record is
+    made), the record keeps the stdlib's "unknown caller" values: the lookup, which nothing
+    would read, is not paid for."""
     seen: list[tuple[str, int, str]] = []
-    emit = at.JsonFileHandler.emit
+    emit = at.JsonStreamHandler.emit
 
-    def spy(self: at.JsonFileHandler, record: logging.LogRecord) -> None:
+    def spy(self: at.JsonStreamHandler, record: logging.LogRecord) -> None:
         seen.append((record.pathname, record.lineno, record.funcName))
         emit(self, record)
 
-    monkeypatch.setattr(at.JsonFileHandler, "emit", spy)
-    handler = at.JsonFileHandler(str(tmp_path / "out.jsonl"))
+    monkeypatch.setattr(at.JsonStreamHandler, "emit", spy)
+    ours = pair.ours.logger
+    ours.removeHandler(pair.our_records)
+    ours.addHandler(at.JsonStreamHandler(io.StringIO()))
+    ours.addHandler(at.JsonStreamHandler(io.StringIO()))
+    pair.ours.info("plain")
+    assert seen == [("(unknown file)", 0, "(unknown function)")] * 2
+
+
+def test_a_line_only_our_json_file_handler_sees_is_made_without_a_record(
+    pair: Pair, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With only our JSON file handler, no record is made at all (the fast path): emit is not
+    called, and the line is in the file."""
+    seen: list[logging.LogRecord] = []
+    emit = at.JsonFileHandler.emit
+    monkeypatch.setattr(
+        at.JsonFileHandler, "emit", lambda self, record: (seen.append(record), emit(self, record))
+    )
+    path = tmp_path / "out.jsonl"
+    handler = at.JsonFileHandler(str(path))
     ours = pair.ours.logger
     ours.removeHandler(pair.our_records)
     ours.addHandler(handler)
@@ -280,7 +301,8 @@ def test_a_record_only_our_json_handler_sees_skips_the_lookup(
         pair.ours.info("plain")
     finally:
         handler.close()
-    assert seen == [("(unknown file)", 0, "(unknown function)")]
+    assert seen == []
+    assert [json.loads(line)["message"] for line in path.read_text().splitlines()] == ["plain"]
 
 
 @pytest.mark.parametrize("kind", ["file", "stream"])
