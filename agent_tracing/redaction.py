@@ -164,6 +164,17 @@ _TOKEN_ASCII = frozenset(string.ascii_letters + string.digits + "_.-/+,#")
 # separator, whitespace, or a letter past "f" ("eyJ", "sk-", "gh", "xox", "AKIA", "bearer").
 _HEXISH = "0123456789abcdefABCDEF-"
 
+# Texts at least this long are scanned only where a match can start (``Redactor._starts``);
+# shorter ones by the whole pattern, cheaper for them.
+_ANCHORED_TEXT = 256
+# Characters the case-insensitive regex matches for an ASCII letter ("ſ" for "s", the Kelvin sign
+# for "k", dotless and dotted i) or whose lower case is longer: a text holding one is scanned whole.
+_FOLDS = re.compile("[\u0130\u0131\u017f\u212a]")
+# A match of a key form starts after a character that is not an ASCII letter or digit, or at a
+# query separator.
+_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])|(?=[?&;])")
+_WORD_ASCII = frozenset(string.ascii_letters + string.digits + "_")
+
 # Brackets separate too: ``user[password]`` (a form field, a query parameter) is a password key.
 _KEY_SPLIT = re.compile(r"[-\s.\[\]]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -400,7 +411,85 @@ class Redactor:
         if self.skips_scan(text):
             return text
         mask = self._parts_for(text)
-        out = self._pattern_for(mask).sub(self._replace, text) if mask else text
+        if not mask:
+            out = text
+        elif len(text) < _ANCHORED_TEXT or _FOLDS.search(text) is not None:
+            out = self._pattern_for(mask).sub(self._replace, text)
+        else:
+            out = self._sub_anchored(text, mask)
         for pattern in self._extra:
             out = pattern.sub(self.marker, out)
         return out
+
+    def _starts(self, text: str, mask: int) -> list[int]:
+        # Every position where a part of ``mask`` can start a match (a superset, sorted). Each
+        # part is anchored on a literal it holds: the key forms (kv, q, ck, url) on the ":" or
+        # "=" after the key, whose match starts inside the run of non-space characters before
+        # it; the others (auth, jwt, provider keys, hook, pem) exactly at their trigger. Only
+        # for texts whose lower case is position for position the same as the text and holds
+        # no character the regex folds onto ASCII (``_FOLDS``), which the caller checks.
+        bit = self._bit
+        low = text.lower()
+        starts: set[int] = {0}
+        find = text.find
+        if mask & (bit["kv"] | bit["q"] | bit["ck"] | bit["url"]):
+            done = 0  # positions below this were enumerated already
+            rfind = text.rfind
+            candidates = _CANDIDATE.finditer
+            for sep in ":=":
+                at = find(sep)
+                while at != -1:
+                    end = at - 1  # the key (or its quote) ends before the separator and spaces
+                    while end >= done and text[end].isspace():
+                        end -= 1
+                    if end >= done:
+                        lo = max(
+                            done,
+                            rfind(" ", done, end) + 1,
+                            rfind("\n", done, end) + 1,
+                            rfind("\t", done, end) + 1,
+                            rfind("\r", done, end) + 1,
+                        )
+                        starts.update(m.start() for m in candidates(text, lo, end + 1))
+                        done = end + 1
+                    at = find(sep, at + 1)
+                done = 0
+        words: list[tuple[str, str, bool]] = []  # (text to search, literal, needs \b)
+        if mask & bit["auth"]:
+            words += [(low, "bearer", True), (low, "basic", True), (low, "token", True)]
+        if mask & bit["jwt"]:
+            words.append((text, "eyJ", True))
+        if mask & bit["hook"]:
+            words.append((text, "hooks.slack.com/", False))
+        if mask & bit["pem"]:
+            words.append((low, "-----begin", False))
+        if mask & bit["apikey"]:
+            words += [(low, t.lower(), True) for t in _TOKEN_TRIGGERS if t[:1] != "A"]
+            words += [(text, t, True) for t in _TOKEN_TRIGGERS if t[:1] == "A"]
+        for source, literal, boundary in words:
+            at = source.find(literal)
+            while at != -1:
+                if not boundary or not at or text[at - 1] not in _WORD_ASCII:
+                    starts.add(at)
+                at = source.find(literal, at + 1)
+        return sorted(starts)
+
+    def _sub_anchored(self, text: str, mask: int) -> str:
+        # ``pattern.sub`` tried only where a match can start (``_starts``): the same result, as a
+        # match at one position does not depend on where the scan began.
+        match = self._pattern_for(mask).match
+        replace = self._replace
+        parts: list[str] = []
+        last = 0
+        for start in self._starts(text, mask):
+            if start < last:
+                continue
+            found = match(text, start)
+            if found is not None:
+                parts.append(text[last:start])
+                parts.append(replace(found))
+                last = found.end()
+        if not parts:
+            return text
+        parts.append(text[last:])
+        return "".join(parts)
