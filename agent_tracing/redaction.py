@@ -173,6 +173,7 @@ _FOLDS = re.compile("[\u0130\u0131\u017f\u212a]")
 # A match of a key form starts after a character that is not an ASCII letter or digit, or at a
 # query separator.
 _CANDIDATE = re.compile(r"(?<![A-Za-z0-9])|(?=[?&;])")
+_UPPER_TRIGGERS = re.compile("|".join(t for t in _TOKEN_TRIGGERS if t[:1] == "A"))
 _WORD_ASCII = frozenset(string.ascii_letters + string.digits + "_")
 
 # Brackets separate too: ``user[password]`` (a form field, a query parameter) is a password key.
@@ -443,13 +444,20 @@ class Redactor:
                     while end >= done and text[end].isspace():
                         end -= 1
                     if end >= done:
-                        lo = max(
-                            done,
-                            rfind(" ", done, end) + 1,
-                            rfind("\n", done, end) + 1,
-                            rfind("\t", done, end) + 1,
-                            rfind("\r", done, end) + 1,
-                        )
+                        # The run of non-space characters ending at ``end``: a key is a word or
+                        # a few, looked for a character at a time; a longer run by ``rfind``.
+                        lo = end
+                        stop = max(done, end - 64)
+                        while lo > stop and not text[lo - 1].isspace():
+                            lo -= 1
+                        if lo == stop and stop > done:
+                            lo = max(
+                                done,
+                                rfind(" ", done, end) + 1,
+                                rfind("\n", done, end) + 1,
+                                rfind("\t", done, end) + 1,
+                                rfind("\r", done, end) + 1,
+                            )
                         starts.update(m.start() for m in candidates(text, lo, end + 1))
                         done = end + 1
                     at = find(sep, at + 1)
@@ -464,14 +472,26 @@ class Redactor:
         if mask & bit["pem"]:
             words.append((low, "-----begin", False))
         if mask & bit["apikey"]:
-            words += [(low, t.lower(), True) for t in _TOKEN_TRIGGERS if t[:1] != "A"]
-            words += [(text, t, True) for t in _TOKEN_TRIGGERS if t[:1] == "A"]
+            # The provider triggers, fewer searches: "sk-", "pk-" and "rk-" through "k-" (the
+            # match starts one before it), the "_" and "-" ones only in a text holding "_" or
+            # "-", the upper-case ones through one regex with a literal first character.
+            words += [(low, "gh", True), (low, "xox", True)]
+            if "-" in text:
+                words += [(low, "k-", True), (low, "glpat-", True), (low, "xapp-", True)]
+            if "_" in text:
+                words += [(low, "k_", True), (low, "whsec_", True), (low, "github_pat_", True)]
+                words.append((low, "npm_", True))
+            starts.update(m.start() for m in _UPPER_TRIGGERS.finditer(text))
         for source, literal, boundary in words:
             at = source.find(literal)
             while at != -1:
-                if not boundary or not at or text[at - 1] not in _WORD_ASCII:
+                if literal[0] == "k":  # "sk-", "pk_": the match starts at the letter before
+                    at -= 1
+                if at < 0:
+                    pass
+                elif not boundary or not at or text[at - 1] not in _WORD_ASCII:
                     starts.add(at)
-                at = source.find(literal, at + 1)
+                at = source.find(literal, at + 2)
         return sorted(starts)
 
     def _sub_anchored(self, text: str, mask: int) -> str:
