@@ -238,7 +238,6 @@ class Sanitizer:
             return {"_unserializable": _type_name(value)}
         return cleaned if isinstance(cleaned, dict) else {"value": cleaned}
 
-
     def _spend(self, text: str, budget: list[int]) -> str:
         # Charge a clean string to the line budget; past it, keep what is left of the budget.
         budget[0] -= len(text)

@@ -167,7 +167,7 @@ _HEXISH = "0123456789abcdefABCDEF-"
 # Texts at least this long are scanned only where a match can start (``Redactor._starts``);
 # shorter ones by the whole pattern, cheaper for them.
 _ANCHORED_TEXT = 256
-# Characters the case-insensitive regex matches for an ASCII letter ("ſ" for "s", the Kelvin sign
+# Characters the case-insensitive regex matches for an ASCII letter (long s for "s", the Kelvin sign
 # for "k", dotless and dotted i) or whose lower case is longer: a text holding one is scanned whole.
 _FOLDS = re.compile("[\u0130\u0131\u017f\u212a]")
 # A match of a key form starts after a character that is not an ASCII letter or digit, or at a

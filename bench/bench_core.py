@@ -121,11 +121,11 @@ def ours_filtered() -> Callable[[int], None]:
     return call
 
 
-# -- the floor: a hand-written writer of the same line ----------------------------------------------
+# -- the floor: a hand-written writer of the same line ---------------------------------------------
 # Common English words, the shape of a prompt (some the secret scan looks at: "key", "token",
 # "high"), as a line carrying an LLM prompt holds them. Fixed, so
 # every run (and every case) logs the same text.
-_WORDS = (
+_WORDS_TEXT = (
     "the of and to in is you that it was for on are as with his they at be this have from or one "
     "had by word but not what all were we when your can said there use an each which she do how "
     "their if will up other about out many then them these so some her would make like him into "
@@ -133,7 +133,8 @@ _WORDS = (
     "who oil its now find long down day did get come made may part answer question summary context "
     "user assistant system tool result step plan review check data report market price order trade "
     "key token design high through session author thought sign"
-).split()
+)
+_WORDS = _WORDS_TEXT.split()
 
 
 def prompt(chars: int = 8700) -> str:
