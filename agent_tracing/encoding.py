@@ -45,6 +45,8 @@ _INT_EDGE = 20  # digits kept at each end of a bounded int
 _INT_SHOWN = 64  # an int of at most this many digits is written whole
 _LOG10_2 = 0.30102999566398120
 _ITEM_COST = 4  # characters charged to the line budget per item (separators, quotes, a number)
+# What the flat fast path may leave uncounted per item: a key and a string value from the caches.
+_FAST_ITEM = 2 * _CACHED_TEXT
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -192,10 +194,13 @@ class Sanitizer:
                 short = self._short_text
                 skips_scan = self.redactor.skips_scan
                 token_chars = self.redactor.token_chars
-                spent = 0  # strings' characters, checked against the line budget at the end
+                # The line budget: only strings scanned here (long or new) are counted as the
+                # walk goes; keys and the other strings are short (cached ones are at most
+                # ``_CACHED_TEXT``), bounded per item below and counted exactly only when that
+                # bound does not already fit.
+                spent = 0
                 budget = [self.limits.max_line - _ITEM_COST * len(value)]
                 for key, item in value.items():  # a concurrent change raises: the general path
-                    spent += len(key)
                     name = keys.get(key)
                     # Not seen yet, a secret, or not exactly a string (a ``str`` subclass equal
                     # to a cached key still takes the general path, as it would uncached).
@@ -206,19 +211,19 @@ class Sanitizer:
                         if name is None:
                             out[key] = self._marker
                             continue
+                        spent += len(name)
                     cls = item.__class__
                     if cls is str:
+                        if len(item) < short:
+                            if (item and token_chars.issuperset(item)) or skips_scan(item):
+                                out[name] = item
+                                continue
                         clean = texts.get(item)
                         if clean is None:
-                            if len(item) < short and (
-                                (item and token_chars.issuperset(item)) or skips_scan(item)
-                            ):
-                                clean = item
-                            else:
-                                clean = self.text(item)
-                                if spent + len(clean) > budget[0]:
-                                    break  # over the line budget: the general walk cuts it
-                        spent += len(clean)
+                            clean = self.text(item)
+                            spent += len(clean)
+                            if spent > budget[0]:
+                                break  # over the line budget: the general walk cuts it
                         out[name] = clean
                     elif cls is int:
                         out[name] = item if _INT_MIN <= item <= _INT_MAX else bounded_int(item)
@@ -227,7 +232,8 @@ class Sanitizer:
                     else:
                         out[name] = self._clean(item, 1, {id(value)}, budget)
                 else:
-                    if spent <= budget[0] and budget[0] > 0:
+                    left = budget[0]
+                    if spent + len(out) * _FAST_ITEM <= left or self._fits(out, left):
                         return out
                     # Over the line budget: the general walk cuts it where it runs out.
             except Exception:
@@ -237,6 +243,14 @@ class Sanitizer:
         except Exception:
             return {"_unserializable": _type_name(value)}
         return cleaned if isinstance(cleaned, dict) else {"value": cleaned}
+
+    @staticmethod
+    def _fits(out: dict[str, Any], left: int) -> bool:
+        # Whether the keys and strings of a flat result fit in what is left of the line budget.
+        size = 0
+        for key, item in out.items():
+            size += len(key) + (len(item) if item.__class__ is str else 0)
+        return 0 < size <= left
 
     def _spend(self, text: str, budget: list[int]) -> str:
         # Charge a clean string to the line budget; past it, keep what is left of the budget.

@@ -246,3 +246,22 @@ def test_configure_logging_takes_max_line(monkeypatch: pytest.MonkeyPatch) -> No
         at.shutdown_logging()
     with pytest.raises(ValueError, match="max_line"):
         at.configure_logging(console=False, json_output="stdout", max_line=0)
+
+
+def test_flat_fast_path_matches_the_general_walk() -> None:
+    """The flat-dict path gives the general walk's result, under and over the line budget."""
+    for budget in (10**9, 65536, 300, 40):
+        san = Sanitizer(limits=Limits(max_line=budget))
+        data = {
+            "n": 7,
+            "s": "ord-12",
+            "long": "prose " * 60,
+            "k" * 300: "v",
+            "password": "hunter2",
+            "f": 1.5,
+            "none": None,
+            "nested": {"a": ["b", 2]},
+        }
+        fast = san.clean_mapping(data)
+        general = san._clean(data, 0, None, [budget])
+        assert fast == general
