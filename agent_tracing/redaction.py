@@ -422,89 +422,120 @@ class Redactor:
             out = pattern.sub(self.marker, out)
         return out
 
-    def _starts(self, text: str, mask: int) -> list[int]:
-        # Every position where a part of ``mask`` can start a match (a superset, sorted). Each
-        # part is anchored on a literal it holds: the key forms (kv, q, ck, url) on the ":" or
-        # "=" after the key, whose match starts inside the run of non-space characters before
-        # it; the others (auth, jwt, provider keys, hook, pem) exactly at their trigger. Only
-        # for texts whose lower case is position for position the same as the text and holds
-        # no character the regex folds onto ASCII (``_FOLDS``), which the caller checks.
+    def _starts(self, text: str, mask: int) -> dict[int, int]:
+        # Every position where a part of ``mask`` can start a match (a superset), each with the
+        # parts that can start there. Each part is anchored on a literal it holds: the key forms
+        # (kv, q, ck, url) on the first ":" or "=" after the match's start (no key holds one),
+        # so they start in the run of non-space characters before it and after the separator
+        # before; the others (auth, jwt, provider keys, hook, pem) exactly at their literal.
+        # Only for texts whose lower case is position for position the same as the text and
+        # holds no character the regex folds onto ASCII (``_FOLDS``), which the caller checks.
         bit = self._bit
         low = text.lower()
-        starts: set[int] = {0}
+        starts: dict[int, int] = {}
         find = text.find
+        kv_q = (bit["kv"] | bit["q"]) & mask
         if mask & (bit["kv"] | bit["q"] | bit["ck"] | bit["url"]):
-            done = 0  # positions below this were enumerated already
             rfind = text.rfind
             candidates = _CANDIDATE.finditer
-            for sep in ":=":
-                at = find(sep)
-                while at != -1:
-                    end = at - 1  # the key (or its quote) ends before the separator and spaces
-                    while end >= done and text[end].isspace():
-                        end -= 1
-                    if end >= done:
-                        # The run of non-space characters ending at ``end``: a key is a word or
-                        # a few, looked for a character at a time; a longer run by ``rfind``.
-                        lo = end
-                        stop = max(done, end - 64)
-                        while lo > stop and not text[lo - 1].isspace():
-                            lo -= 1
-                        if lo == stop and stop > done:
-                            lo = max(
-                                done,
-                                rfind(" ", done, end) + 1,
-                                rfind("\n", done, end) + 1,
-                                rfind("\t", done, end) + 1,
-                                rfind("\r", done, end) + 1,
-                            )
-                        starts.update(m.start() for m in candidates(text, lo, end + 1))
-                        done = end + 1
-                    at = find(sep, at + 1)
-                done = 0
-        words: list[tuple[str, str, bool]] = []  # (text to search, literal, needs \b)
+            key_words = self._key_words
+            colon = find(":")
+            equal = find("=")
+            after = 0  # the key of a separator starts after the separator before it
+            while colon != -1 or equal != -1:
+                if equal == -1 or colon != -1 and colon < equal:
+                    at = colon
+                    colon = find(":", at + 1)
+                else:
+                    at = equal
+                    equal = find("=", at + 1)
+                floor, after = after, at + 1
+                end = at - 1  # the key (or its quote) ends before the separator and spaces
+                while end >= floor and text[end].isspace():
+                    end -= 1
+                if end < floor:
+                    continue
+                # The run of non-space characters ending at ``end``: a key is a word or a few,
+                # looked for a character at a time; a longer run by ``rfind``.
+                lo = end
+                stop = max(floor, end - 64)
+                while lo > stop and not text[lo - 1].isspace():
+                    lo -= 1
+                if lo == stop and stop > floor:
+                    lo = max(
+                        floor,
+                        rfind(" ", floor, end) + 1,
+                        rfind("\n", floor, end) + 1,
+                        rfind("\t", floor, end) + 1,
+                        rfind("\r", floor, end) + 1,
+                    )
+                key = low[lo : end + 1]
+                parts = 0
+                for word in key_words:
+                    if word in key:
+                        parts = kv_q
+                        break
+                if "code" in key:
+                    parts |= bit["q"]
+                if "cookie" in key:
+                    parts |= bit["ck"]
+                if text.startswith("//", at + 1):
+                    parts |= bit["url"]
+                parts &= mask
+                if parts:
+                    for found in candidates(text, lo, end + 1):
+                        start = found.start()
+                        starts[start] = starts.get(start, 0) | parts
+        words: list[tuple[str, str, bool, int]] = []  # (text searched, literal, needs \b, part)
         if mask & bit["auth"]:
-            words += [(low, "bearer", True), (low, "basic", True), (low, "token", True)]
+            auth = bit["auth"]
+            words += [(low, "bearer", True, auth), (low, "basic", True, auth)]
+            words.append((low, "token", True, auth))
         if mask & bit["jwt"]:
-            words.append((text, "eyJ", True))
+            words.append((text, "eyJ", True, bit["jwt"]))
         if mask & bit["hook"]:
-            words.append((text, "hooks.slack.com/", False))
+            words.append((text, "hooks.slack.com/", False, bit["hook"]))
         if mask & bit["pem"]:
-            words.append((low, "-----begin", False))
+            words.append((low, "-----begin", False, bit["pem"]))
         if mask & bit["apikey"]:
             # The provider triggers, fewer searches: "sk-", "pk-" and "rk-" through "k-" (the
             # match starts one before it), the "_" and "-" ones only in a text holding "_" or
             # "-", the upper-case ones through one regex with a literal first character.
-            words += [(low, "gh", True), (low, "xox", True)]
+            key = bit["apikey"]
+            words += [(low, "gh", True, key), (low, "xox", True, key)]
             if "-" in text:
-                words += [(low, "k-", True), (low, "glpat-", True), (low, "xapp-", True)]
+                words += [(low, "k-", True, key), (low, "glpat-", True, key)]
+                words.append((low, "xapp-", True, key))
             if "_" in text:
-                words += [(low, "k_", True), (low, "whsec_", True), (low, "github_pat_", True)]
-                words.append((low, "npm_", True))
-            starts.update(m.start() for m in _UPPER_TRIGGERS.finditer(text))
-        for source, literal, boundary in words:
+                words += [(low, "k_", True, key), (low, "whsec_", True, key)]
+                words += [(low, "github_pat_", True, key), (low, "npm_", True, key)]
+            for found in _UPPER_TRIGGERS.finditer(text):
+                start = found.start()
+                starts[start] = starts.get(start, 0) | key
+        for source, literal, boundary, part in words:
+            shift = 1 if literal[0] == "k" else 0  # "sk-", "pk_": from the letter before
             at = source.find(literal)
             while at != -1:
-                if literal[0] == "k":  # "sk-", "pk_": the match starts at the letter before
-                    at -= 1
-                if at < 0:
-                    pass
-                elif not boundary or not at or text[at - 1] not in _WORD_ASCII:
-                    starts.add(at)
-                at = source.find(literal, at + 2)
-        return sorted(starts)
+                start = at - shift
+                if start >= 0 and (not boundary or not start or text[start - 1] not in _WORD_ASCII):
+                    starts[start] = starts.get(start, 0) | part
+                at = source.find(literal, at + 1)
+        return starts
 
     def _sub_anchored(self, text: str, mask: int) -> str:
         # ``pattern.sub`` tried only where a match can start (``_starts``): the same result, as a
         # match at one position does not depend on where the scan began.
-        match = self._pattern_for(mask).match
+        # At each position only the parts that can start there are tried: a part left out
+        # cannot match there, so which one matches first is unchanged.
+        pattern_for = self._pattern_for
         replace = self._replace
+        starts = self._starts(text, mask)
         parts: list[str] = []
         last = 0
-        for start in self._starts(text, mask):
+        for start in sorted(starts):
             if start < last:
                 continue
-            found = match(text, start)
+            found = pattern_for(starts[start]).match(text, start)
             if found is not None:
                 parts.append(text[last:start])
                 parts.append(replace(found))
