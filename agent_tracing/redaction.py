@@ -349,11 +349,12 @@ class Redactor:
             or not text.strip(_HEXISH)
         )
 
-    def _parts_for(self, text: str) -> int:
+    def _parts_for(self, text: str, low: str | None = None) -> int:
         # The parts of the pattern that can match ``text``, as a bit mask (0: none). Each test is
         # nested under a character every match of its parts holds, so a line without ":", "=",
-        # "_", "-" or "A" costs a handful of ``in`` tests.
-        low = text.lower()
+        # "_", "-" or "A" costs a handful of ``in`` tests. ``low``: ``text.lower()``.
+        if low is None:
+            low = text.lower()
         bit = self._bit
         mask = 0
         equals = "=" in text
@@ -411,18 +412,19 @@ class Redactor:
         """Return ``text`` with every secret-looking value replaced by the marker."""
         if self.skips_scan(text):
             return text
-        mask = self._parts_for(text)
+        low = text.lower()
+        mask = self._parts_for(text, low)
         if not mask:
             out = text
         elif len(text) < _ANCHORED_TEXT or _FOLDS.search(text) is not None:
             out = self._pattern_for(mask).sub(self._replace, text)
         else:
-            out = self._sub_anchored(text, mask)
+            out = self._sub_anchored(text, low, mask)
         for pattern in self._extra:
             out = pattern.sub(self.marker, out)
         return out
 
-    def _starts(self, text: str, mask: int) -> dict[int, int]:
+    def _starts(self, text: str, low: str, mask: int) -> dict[int, int]:
         # Every position where a part of ``mask`` can start a match (a superset), each with the
         # parts that can start there. Each part is anchored on a literal it holds: the key forms
         # (kv, q, ck, url) on the first ":" or "=" after the match's start (no key holds one),
@@ -431,7 +433,6 @@ class Redactor:
         # Only for texts whose lower case is position for position the same as the text and
         # holds no character the regex folds onto ASCII (``_FOLDS``), which the caller checks.
         bit = self._bit
-        low = text.lower()
         starts: dict[int, int] = {}
         find = text.find
         kv_q = (bit["kv"] | bit["q"]) & mask
@@ -455,20 +456,15 @@ class Redactor:
                     end -= 1
                 if end < floor:
                     continue
-                # The run of non-space characters ending at ``end``: a key is a word or a few,
-                # looked for a character at a time; a longer run by ``rfind``.
-                lo = end
-                stop = max(floor, end - 64)
-                while lo > stop and not text[lo - 1].isspace():
-                    lo -= 1
-                if lo == stop and stop > floor:
-                    lo = max(
-                        floor,
-                        rfind(" ", floor, end) + 1,
-                        rfind("\n", floor, end) + 1,
-                        rfind("\t", floor, end) + 1,
-                        rfind("\r", floor, end) + 1,
-                    )
+                # The start of the run of non-space characters ending at ``end`` (only the
+                # usual spaces are looked for: a rarer one makes the window longer, not wrong).
+                lo = max(
+                    floor,
+                    rfind(" ", floor, end) + 1,
+                    rfind("\n", floor, end) + 1,
+                    rfind("\t", floor, end) + 1,
+                    rfind("\r", floor, end) + 1,
+                )
                 key = low[lo : end + 1]
                 parts = 0
                 for word in key_words:
@@ -522,14 +518,14 @@ class Redactor:
                 at = source.find(literal, at + 1)
         return starts
 
-    def _sub_anchored(self, text: str, mask: int) -> str:
+    def _sub_anchored(self, text: str, low: str, mask: int) -> str:
         # ``pattern.sub`` tried only where a match can start (``_starts``): the same result, as a
         # match at one position does not depend on where the scan began.
         # At each position only the parts that can start there are tried: a part left out
         # cannot match there, so which one matches first is unchanged.
         pattern_for = self._pattern_for
         replace = self._replace
-        starts = self._starts(text, mask)
+        starts = self._starts(text, low, mask)
         parts: list[str] = []
         last = 0
         for start in sorted(starts):
