@@ -214,10 +214,11 @@ class Sanitizer:
                         spent += len(name)
                     cls = item.__class__
                     if cls is str:
-                        if len(item) < short:
-                            if (item and token_chars.issuperset(item)) or skips_scan(item):
-                                out[name] = item
-                                continue
+                        if len(item) < short and (
+                            (item and token_chars.issuperset(item)) or skips_scan(item)
+                        ):
+                            out[name] = item
+                            continue
                         clean = texts.get(item)
                         if clean is None:
                             clean = self.text(item)

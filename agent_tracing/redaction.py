@@ -444,7 +444,7 @@ class Redactor:
             equal = find("=")
             after = 0  # the key of a separator starts after the separator before it
             while colon != -1 or equal != -1:
-                if equal == -1 or colon != -1 and colon < equal:
+                if equal == -1 or (colon != -1 and colon < equal):
                     at = colon
                     colon = find(":", at + 1)
                 else:
@@ -465,15 +465,15 @@ class Redactor:
                     rfind("\t", floor, end) + 1,
                     rfind("\r", floor, end) + 1,
                 )
-                key = low[lo : end + 1]
+                name = low[lo : end + 1]
                 parts = 0
                 for word in key_words:
-                    if word in key:
+                    if word in name:
                         parts = kv_q
                         break
-                if "code" in key:
+                if "code" in name:
                     parts |= bit["q"]
-                if "cookie" in key:
+                if "cookie" in name:
                     parts |= bit["ck"]
                 if text.startswith("//", at + 1):
                     parts |= bit["url"]
@@ -497,17 +497,17 @@ class Redactor:
             # The provider triggers, fewer searches: "sk-", "pk-" and "rk-" through "k-" (the
             # match starts one before it), the "_" and "-" ones only in a text holding "_" or
             # "-", the upper-case ones through one regex with a literal first character.
-            key = bit["apikey"]
-            words += [(low, "gh", True, key), (low, "xox", True, key)]
+            provider = bit["apikey"]
+            words += [(low, "gh", True, provider), (low, "xox", True, provider)]
             if "-" in text:
-                words += [(low, "k-", True, key), (low, "glpat-", True, key)]
-                words.append((low, "xapp-", True, key))
+                words += [(low, "k-", True, provider), (low, "glpat-", True, provider)]
+                words.append((low, "xapp-", True, provider))
             if "_" in text:
-                words += [(low, "k_", True, key), (low, "whsec_", True, key)]
-                words += [(low, "github_pat_", True, key), (low, "npm_", True, key)]
+                words += [(low, "k_", True, provider), (low, "whsec_", True, provider)]
+                words += [(low, "github_pat_", True, provider), (low, "npm_", True, provider)]
             for found in _UPPER_TRIGGERS.finditer(text):
                 start = found.start()
-                starts[start] = starts.get(start, 0) | key
+                starts[start] = starts.get(start, 0) | provider
         for source, literal, boundary, part in words:
             shift = 1 if literal[0] == "k" else 0  # "sk-", "pk_": from the letter before
             at = source.find(literal)
