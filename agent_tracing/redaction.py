@@ -416,7 +416,7 @@ class Redactor:
         mask = self._parts_for(text, low)
         if not mask:
             out = text
-        elif len(text) < _ANCHORED_TEXT or _FOLDS.search(text) is not None:
+        elif len(text) < _ANCHORED_TEXT or (not text.isascii() and _FOLDS.search(text) is not None):
             out = self._pattern_for(mask).sub(self._replace, text)
         else:
             out = self._sub_anchored(text, low, mask)
