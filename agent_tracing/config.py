@@ -270,6 +270,7 @@ def configure_logging(
     max_string: int | None = None,
     max_items: int | None = None,
     max_depth: int | None = None,
+    max_line: int | None = None,
     keep_handlers: bool | None = None,
     context_fields: Iterable[str] | str | None = None,
 ) -> LoggingSettings:
@@ -322,6 +323,8 @@ def configure_logging(
         max_string: Characters kept of one string (env ``AGENT_TRACING_MAX_STRING``; 8192).
         max_items: Items kept of one list or mapping (env ``AGENT_TRACING_MAX_ITEMS``; 100).
         max_depth: Nesting kept (env ``AGENT_TRACING_MAX_DEPTH``; 8).
+        max_line: The budget of one line's ``data`` in characters of text (env
+            ``AGENT_TRACING_MAX_LINE``; 65536): past it, strings are cut and items left out.
         keep_handlers: Keep the root handlers others installed (env
             ``AGENT_TRACING_KEEP_HANDLERS``; default off: they are taken off until shutdown).
         context_fields: The context fields of the schema, replacing the default ``user_id``,
@@ -421,6 +424,11 @@ def configure_logging(
                     _env_option("AGENT_TRACING_MAX_DEPTH", _as_int),
                     8,
                 ),
+                max_line=pick(
+                    _as_int("max_line", max_line),
+                    _env_option("AGENT_TRACING_MAX_LINE", _as_int),
+                    65536,
+                ),
             ),
         )
         settings.context_fields = declared
@@ -463,7 +471,7 @@ def _validate(settings: LoggingSettings) -> None:
         value = getattr(settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name} must be an int >= 0, not {value!r}")
-    for name in ("max_string", "max_items", "max_depth"):
+    for name in ("max_string", "max_items", "max_depth", "max_line"):
         value = getattr(settings.limits, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, not {value!r}")

@@ -44,6 +44,9 @@ _INT_COUNT_BITS = 2_000_000
 _INT_EDGE = 20  # digits kept at each end of a bounded int
 _INT_SHOWN = 64  # an int of at most this many digits is written whole
 _LOG10_2 = 0.30102999566398120
+_ITEM_COST = 4  # characters charged to the line budget per item (separators, quotes, a number)
+# What the flat fast path may leave uncounted per item: a key and a string value from the caches.
+_FAST_ITEM = 2 * _CACHED_TEXT
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -54,11 +57,18 @@ class Limits:
         max_string: Characters kept of any one string (prompts, outputs, messages).
         max_items: Items kept of any one list or mapping.
         max_depth: Nesting levels kept; deeper values become a marker.
+        max_line: The budget of one line's ``data``, in characters of text (each string's
+            length, each key's length and a few characters per item), spent while it is walked:
+            past it strings are cut and items left out with a ``[line budget: ...]`` marker, so
+            the cost and size of one line stay bounded whatever the nesting. 65536 (64 KiB) holds
+            eight strings of the full ``max_string`` whole and stays well under the per-event
+            limits of common log collectors (256 KB).
     """
 
     max_string: int = 8192
     max_items: int = 100
     max_depth: int = 8
+    max_line: int = 65536
 
 
 DEFAULT_LIMITS = Limits()
@@ -169,7 +179,7 @@ class Sanitizer:
     def clean(self, value: Any) -> Any:
         """Return a JSON-safe, redacted, bounded copy of ``value``."""
         try:
-            return self._clean(value, 0, None)
+            return self._clean(value, 0, None, [self.limits.max_line])
         except Exception:
             return f"<unserializable {_type_name(value)}>"
 
@@ -184,6 +194,12 @@ class Sanitizer:
                 short = self._short_text
                 skips_scan = self.redactor.skips_scan
                 token_chars = self.redactor.token_chars
+                # The line budget: only strings scanned here (long or new) are counted as the
+                # walk goes; keys and the other strings are short (cached ones are at most
+                # ``_CACHED_TEXT``), bounded per item below and counted exactly only when that
+                # bound does not already fit.
+                spent = 0
+                budget = [self.limits.max_line - _ITEM_COST * len(value)]
                 for key, item in value.items():  # a concurrent change raises: the general path
                     name = keys.get(key)
                     # Not seen yet, a secret, or not exactly a string (a ``str`` subclass equal
@@ -195,37 +211,61 @@ class Sanitizer:
                         if name is None:
                             out[key] = self._marker
                             continue
+                        spent += len(name)
                     cls = item.__class__
                     if cls is str:
+                        if len(item) < short and (
+                            (item and token_chars.issuperset(item)) or skips_scan(item)
+                        ):
+                            out[name] = item
+                            continue
                         clean = texts.get(item)
                         if clean is None:
-                            if len(item) < short and (
-                                (item and token_chars.issuperset(item)) or skips_scan(item)
-                            ):
-                                clean = item
-                            else:
-                                clean = self.text(item)
+                            clean = self.text(item)
+                            spent += len(clean)
+                            if spent > budget[0]:
+                                break  # over the line budget: the general walk cuts it
                         out[name] = clean
                     elif cls is int:
                         out[name] = item if _INT_MIN <= item <= _INT_MAX else bounded_int(item)
                     elif cls in _SCALARS:
                         out[name] = item
                     else:
-                        out[name] = self._clean(item, 1, {id(value)})
+                        out[name] = self._clean(item, 1, {id(value)}, budget)
                 else:
-                    return out
+                    left = budget[0]
+                    if spent + len(out) * _FAST_ITEM <= left or self._fits(out, left):
+                        return out
+                    # Over the line budget: the general walk cuts it where it runs out.
             except Exception:
                 pass
         try:
-            cleaned = self._clean(value, 0, None)
+            cleaned = self._clean(value, 0, None, [self.limits.max_line])
         except Exception:
             return {"_unserializable": _type_name(value)}
         return cleaned if isinstance(cleaned, dict) else {"value": cleaned}
 
-    def _clean(self, value: Any, depth: int, seen: set[int] | None) -> Any:
+    @staticmethod
+    def _fits(out: dict[str, Any], left: int) -> bool:
+        # Whether the keys and strings of a flat result fit in what is left of the line budget.
+        size = 0
+        for key, item in out.items():
+            size += len(key) + (len(item) if item.__class__ is str else 0)
+        return 0 < size <= left
+
+    def _spend(self, text: str, budget: list[int]) -> str:
+        # Charge a clean string to the line budget; past it, keep what is left of the budget.
+        budget[0] -= len(text)
+        if budget[0] >= 0:
+            return text
+        keep = max(0, len(text) + budget[0])
+        budget[0] = 0
+        return f"{text[:keep]}…[line budget: {len(text) - keep} more chars]"
+
+    def _clean(self, value: Any, depth: int, seen: set[int] | None, budget: list[int]) -> Any:
         cls = type(value)
         if cls is str:
-            return self.text(value)
+            return self._spend(self.text(value), budget)
         if cls is int:
             return value if _INT_MIN <= value <= _INT_MAX else bounded_int(value)
         if cls in _SCALARS:
@@ -233,10 +273,10 @@ class Sanitizer:
         if depth >= self.limits.max_depth:
             return f"<max depth: {_type_name(value)}>"
         if isinstance(value, Mapping):
-            return self._mapping(value, depth, seen)
+            return self._mapping(value, depth, seen, budget)
         if isinstance(value, list | tuple | set | frozenset):
-            return self._sequence(value, depth, seen)
-        return self._other(value, depth, seen)
+            return self._sequence(value, depth, seen, budget)
+        return self._other(value, depth, seen, budget)
 
     def _enter(self, value: object, seen: set[int] | None) -> set[int] | None:
         ident = id(value)
@@ -247,7 +287,9 @@ class Sanitizer:
         seen.add(ident)
         return seen
 
-    def _mapping(self, value: Mapping[Any, Any], depth: int, seen: set[int] | None) -> Any:
+    def _mapping(
+        self, value: Mapping[Any, Any], depth: int, seen: set[int] | None, budget: list[int]
+    ) -> Any:
         path = self._enter(value, seen)
         if path is None:
             return "<cycle>"
@@ -266,18 +308,22 @@ class Sanitizer:
                     if count >= limit:
                         out["_truncated_keys"] = len(items) - limit
                         break
+                    if budget[0] <= 0:
+                        out["_line_budget"] = f"[line budget: {len(items) - count} more keys]"
+                        break
                     count += 1
                     name = key if type(key) is str else _safe_str(key)
                     clean_name = keys.get(name, _MISSING)
                     if clean_name is _MISSING:
                         clean_name = self._key(name)
+                    budget[0] -= _ITEM_COST + len(name)
                     if clean_name is None:  # a secret key: the key stays, the value goes
                         out[name if len(name) <= 200 else self.text(name)] = self._marker
                         continue
                     # The leaves of ``_clean``, inline: most values of nested data are leaves.
                     cls = type(item)
                     if cls is str:
-                        out[clean_name] = texts.get(item) or self.text(item)
+                        out[clean_name] = self._spend(texts.get(item) or self.text(item), budget)
                     elif cls is int:
                         out[clean_name] = (
                             item if _INT_MIN <= item <= _INT_MAX else bounded_int(item)
@@ -285,7 +331,7 @@ class Sanitizer:
                     elif cls in _SCALARS:
                         out[clean_name] = item
                     else:
-                        out[clean_name] = self._clean(item, depth + 1, path)
+                        out[clean_name] = self._clean(item, depth + 1, path, budget)
             except Exception:
                 return f"<unreadable {_type_name(value)}>"
             return out
@@ -300,7 +346,7 @@ class Sanitizer:
             self._keys[name] = clean
         return clean
 
-    def _sequence(self, value: Any, depth: int, seen: set[int] | None) -> Any:
+    def _sequence(self, value: Any, depth: int, seen: set[int] | None, budget: list[int]) -> Any:
         path = self._enter(value, seen)
         if path is None:
             return "<cycle>"
@@ -318,31 +364,37 @@ class Sanitizer:
             out: list[Any] = []
             append = out.append
             texts = self._texts
-            for item in items[:limit] if len(items) > limit else items:
+            spend = self._spend
+            kept = items[:limit] if len(items) > limit else items
+            for index, item in enumerate(kept):
+                if budget[0] <= 0:
+                    append(f"…[line budget: {len(kept) - index} more items]")
+                    break
+                budget[0] -= _ITEM_COST
                 cls = type(item)  # the leaves of ``_clean``, inline
                 if cls is str:
-                    append(texts.get(item) or self.text(item))
+                    append(spend(texts.get(item) or self.text(item), budget))
                 elif cls is int:
                     append(item if _INT_MIN <= item <= _INT_MAX else bounded_int(item))
                 elif cls in _SCALARS:
                     append(item)
                 else:
-                    append(self._clean(item, depth + 1, path))
+                    append(self._clean(item, depth + 1, path, budget))
             if len(items) > limit:
                 out.append(f"…[{len(items) - limit} more items]")
             return out
         finally:
             path.discard(id(value))
 
-    def _other(self, value: Any, depth: int, seen: set[int] | None) -> Any:
+    def _other(self, value: Any, depth: int, seen: set[int] | None, budget: list[int]) -> Any:
         if isinstance(value, str):  # str subclasses
-            return self.text(str.__str__(value))
+            return self._spend(self.text(str.__str__(value)), budget)
         if isinstance(value, int):  # int subclasses other than bool and enums handled below
             if isinstance(value, enum.Enum):
-                return self._clean(value.value, depth + 1, seen)
-            return self._clean(int(value), depth, seen)
+                return self._clean(value.value, depth + 1, seen, budget)
+            return self._clean(int(value), depth, seen, budget)
         if isinstance(value, enum.Enum):
-            return self._clean(value.value, depth + 1, seen)
+            return self._clean(value.value, depth + 1, seen, budget)
         if isinstance(value, float):
             return float(value)
         if isinstance(value, _dt.datetime | _dt.date | _dt.time):
@@ -350,15 +402,16 @@ class Sanitizer:
         if isinstance(value, _dt.timedelta):
             return value.total_seconds()
         if isinstance(value, Decimal | uuid.UUID | PurePath):
-            return self.text(str(value))
+            return self._spend(self.text(str(value)), budget)
         if isinstance(value, bytes | bytearray | memoryview):
             raw = bytes(value[: self.limits.max_string])
             text = raw.decode("utf-8", "backslashreplace")
             if len(value) > self.limits.max_string:
                 text += f"…[truncated {len(value) - self.limits.max_string} bytes]"
-            return self.redactor.redact_text(text)
+            return self._spend(self.redactor.redact_text(text), budget)
         if isinstance(value, BaseException):
-            return {"type": _type_name(value), "message": self.text(_safe_str(value))}
+            message = self._spend(self.text(_safe_str(value)), budget)
+            return {"type": _type_name(value), "message": message}
         dump = getattr(value, "model_dump", None)  # pydantic v2 models, LangChain messages
         if callable(dump) and not isinstance(value, type):
             try:
@@ -366,15 +419,15 @@ class Sanitizer:
             except Exception:
                 dumped = None
             if dumped is not None:
-                return self._clean(dumped, depth, seen)
+                return self._clean(dumped, depth, seen, budget)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             # A field declared ``repr=False`` is one its author chose not to show: redact it.
             fields = {
                 f.name: getattr(value, f.name, None) if f.repr else self._marker
                 for f in dataclasses.fields(value)
             }
-            return self._clean(fields, depth, seen)
-        return self.text(safe_repr(value, self.limits.max_string))
+            return self._clean(fields, depth, seen, budget)
+        return self._spend(self.text(safe_repr(value, self.limits.max_string)), budget)
 
 
 _active = Sanitizer()

@@ -178,6 +178,20 @@ def _line_fields(
     return cid, component, declared if own is None else tuple(own), span_id, parent_span_id, extra
 
 
+def _keep_own_keys(merged: dict[str, Any], call: object, limit: int) -> dict[str, Any]:
+    """Past ``limit`` keys of bound fields plus ``data``, the bound ones are left out first (the
+    last bound first) and counted in ``_truncated_keys``; the order is kept."""
+    own = call if isinstance(call, Mapping) else {}
+    room = limit - sum(1 for key in merged if key in own) - 1
+    if room < 0:
+        return {key: value for key, value in merged.items() if key in own}
+    bound = [key for key in merged if key not in own]
+    cut = set(bound[room:])
+    out = {key: value for key, value in merged.items() if key not in cut}
+    out["_truncated_keys"] = len(cut)
+    return out
+
+
 def schema_fields(record: logging.LogRecord, sanitizer: Sanitizer | None = None) -> dict[str, Any]:
     """Return the schema fields of ``record``: redacted, bounded, JSON-safe, in schema order."""
     san = sanitizer if sanitizer is not None else _encoding._active
@@ -249,7 +263,9 @@ def line_fields(
 
     if extra:
         try:
-            data = {**extra, **data} if isinstance(data, Mapping) else {**extra}
+            call, data = data, {**extra, **data} if isinstance(data, Mapping) else {**extra}
+            if len(data) > san.limits.max_items:  # cut bound keys first, keep the call's own
+                data = _keep_own_keys(data, call, san.limits.max_items)
         except Exception:  # a mapping whose iteration raises: the context's data stays
             data = {**extra, "_unreadable_data": _type_name(data)}
     if data is not None:

@@ -164,6 +164,18 @@ _TOKEN_ASCII = frozenset(string.ascii_letters + string.digits + "_.-/+,#")
 # separator, whitespace, or a letter past "f" ("eyJ", "sk-", "gh", "xox", "AKIA", "bearer").
 _HEXISH = "0123456789abcdefABCDEF-"
 
+# Texts at least this long are scanned only where a match can start (``Redactor._starts``);
+# shorter ones by the whole pattern, cheaper for them.
+_ANCHORED_TEXT = 256
+# Characters the case-insensitive regex matches for an ASCII letter (long s for "s", the Kelvin sign
+# for "k", dotless and dotted i) or whose lower case is longer: a text holding one is scanned whole.
+_FOLDS = re.compile("[\u0130\u0131\u017f\u212a]")
+# A match of a key form starts after a character that is not an ASCII letter or digit, or at a
+# query separator.
+_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])|(?=[?&;])")
+_UPPER_TRIGGERS = re.compile("|".join(t for t in _TOKEN_TRIGGERS if t[:1] == "A"))
+_WORD_ASCII = frozenset(string.ascii_letters + string.digits + "_")
+
 # Brackets separate too: ``user[password]`` (a form field, a query parameter) is a password key.
 _KEY_SPLIT = re.compile(r"[-\s.\[\]]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -337,11 +349,12 @@ class Redactor:
             or not text.strip(_HEXISH)
         )
 
-    def _parts_for(self, text: str) -> int:
+    def _parts_for(self, text: str, low: str | None = None) -> int:
         # The parts of the pattern that can match ``text``, as a bit mask (0: none). Each test is
         # nested under a character every match of its parts holds, so a line without ":", "=",
-        # "_", "-" or "A" costs a handful of ``in`` tests.
-        low = text.lower()
+        # "_", "-" or "A" costs a handful of ``in`` tests. ``low``: ``text.lower()``.
+        if low is None:
+            low = text.lower()
         bit = self._bit
         mask = 0
         equals = "=" in text
@@ -399,8 +412,131 @@ class Redactor:
         """Return ``text`` with every secret-looking value replaced by the marker."""
         if self.skips_scan(text):
             return text
-        mask = self._parts_for(text)
-        out = self._pattern_for(mask).sub(self._replace, text) if mask else text
+        low = text.lower()
+        mask = self._parts_for(text, low)
+        if not mask:
+            out = text
+        elif len(text) < _ANCHORED_TEXT or (not text.isascii() and _FOLDS.search(text) is not None):
+            out = self._pattern_for(mask).sub(self._replace, text)
+        else:
+            out = self._sub_anchored(text, low, mask)
         for pattern in self._extra:
             out = pattern.sub(self.marker, out)
         return out
+
+    def _starts(self, text: str, low: str, mask: int) -> dict[int, int]:
+        # Every position where a part of ``mask`` can start a match (a superset), each with the
+        # parts that can start there. Each part is anchored on a literal it holds: the key forms
+        # (kv, q, ck, url) on the first ":" or "=" after the match's start (no key holds one),
+        # so they start in the run of non-space characters before it and after the separator
+        # before; the others (auth, jwt, provider keys, hook, pem) exactly at their literal.
+        # Only for texts whose lower case is position for position the same as the text and
+        # holds no character the regex folds onto ASCII (``_FOLDS``), which the caller checks.
+        bit = self._bit
+        starts: dict[int, int] = {}
+        find = text.find
+        kv_q = (bit["kv"] | bit["q"]) & mask
+        if mask & (bit["kv"] | bit["q"] | bit["ck"] | bit["url"]):
+            rfind = text.rfind
+            candidates = _CANDIDATE.finditer
+            key_words = self._key_words
+            colon = find(":")
+            equal = find("=")
+            after = 0  # the key of a separator starts after the separator before it
+            while colon != -1 or equal != -1:
+                if equal == -1 or (colon != -1 and colon < equal):
+                    at = colon
+                    colon = find(":", at + 1)
+                else:
+                    at = equal
+                    equal = find("=", at + 1)
+                floor, after = after, at + 1
+                end = at - 1  # the key (or its quote) ends before the separator and spaces
+                while end >= floor and text[end].isspace():
+                    end -= 1
+                if end < floor:
+                    continue
+                # The start of the run of non-space characters ending at ``end`` (only the
+                # usual spaces are looked for: a rarer one makes the window longer, not wrong).
+                lo = max(
+                    floor,
+                    rfind(" ", floor, end) + 1,
+                    rfind("\n", floor, end) + 1,
+                    rfind("\t", floor, end) + 1,
+                    rfind("\r", floor, end) + 1,
+                )
+                name = low[lo : end + 1]
+                parts = 0
+                for word in key_words:
+                    if word in name:
+                        parts = kv_q
+                        break
+                if "code" in name:
+                    parts |= bit["q"]
+                if "cookie" in name:
+                    parts |= bit["ck"]
+                if text.startswith("//", at + 1):
+                    parts |= bit["url"]
+                parts &= mask
+                if parts:
+                    for found in candidates(text, lo, end + 1):
+                        start = found.start()
+                        starts[start] = starts.get(start, 0) | parts
+        words: list[tuple[str, str, bool, int]] = []  # (text searched, literal, needs \b, part)
+        if mask & bit["auth"]:
+            auth = bit["auth"]
+            words += [(low, "bearer", True, auth), (low, "basic", True, auth)]
+            words.append((low, "token", True, auth))
+        if mask & bit["jwt"]:
+            words.append((text, "eyJ", True, bit["jwt"]))
+        if mask & bit["hook"]:
+            words.append((text, "hooks.slack.com/", False, bit["hook"]))
+        if mask & bit["pem"]:
+            words.append((low, "-----begin", False, bit["pem"]))
+        if mask & bit["apikey"]:
+            # The provider triggers, fewer searches: "sk-", "pk-" and "rk-" through "k-" (the
+            # match starts one before it), the "_" and "-" ones only in a text holding "_" or
+            # "-", the upper-case ones through one regex with a literal first character.
+            provider = bit["apikey"]
+            words += [(low, "gh", True, provider), (low, "xox", True, provider)]
+            if "-" in text:
+                words += [(low, "k-", True, provider), (low, "glpat-", True, provider)]
+                words.append((low, "xapp-", True, provider))
+            if "_" in text:
+                words += [(low, "k_", True, provider), (low, "whsec_", True, provider)]
+                words += [(low, "github_pat_", True, provider), (low, "npm_", True, provider)]
+            for found in _UPPER_TRIGGERS.finditer(text):
+                start = found.start()
+                starts[start] = starts.get(start, 0) | provider
+        for source, literal, boundary, part in words:
+            shift = 1 if literal[0] == "k" else 0  # "sk-", "pk_": from the letter before
+            at = source.find(literal)
+            while at != -1:
+                start = at - shift
+                if start >= 0 and (not boundary or not start or text[start - 1] not in _WORD_ASCII):
+                    starts[start] = starts.get(start, 0) | part
+                at = source.find(literal, at + 1)
+        return starts
+
+    def _sub_anchored(self, text: str, low: str, mask: int) -> str:
+        # ``pattern.sub`` tried only where a match can start (``_starts``): the same result, as a
+        # match at one position does not depend on where the scan began.
+        # At each position only the parts that can start there are tried: a part left out
+        # cannot match there, so which one matches first is unchanged.
+        pattern_for = self._pattern_for
+        replace = self._replace
+        starts = self._starts(text, low, mask)
+        parts: list[str] = []
+        last = 0
+        for start in sorted(starts):
+            if start < last:
+                continue
+            found = pattern_for(starts[start]).match(text, start)
+            if found is not None:
+                parts.append(text[last:start])
+                parts.append(replace(found))
+                last = found.end()
+        if not parts:
+            return text
+        parts.append(text[last:])
+        return "".join(parts)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pydantic
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -180,3 +181,87 @@ def test_str_subclass_keys_are_named_alike_whether_or_not_a_plain_key_was_seen()
     warmed = Sanitizer()
     warmed.clean_mapping({"red": 0})
     assert warmed.clean_mapping({Color.RED: 1}) == fresh
+
+
+def test_line_budget_bounds_many_long_strings() -> None:
+    """100 strings of 10 KB in one data dict give a line bounded by max_line, with a marker."""
+    san = Sanitizer()
+    data = {f"p{i}": f"{i} " + "word " * 2000 for i in range(100)}
+    out = san.clean_mapping(data)
+    size = len(orjson.dumps(out))
+    assert size < san.limits.max_line + 2_000
+    assert "p0" in out
+    assert out["_line_budget"].startswith("[line budget: ")
+    assert any("…[line budget: " in v for v in out.values() if isinstance(v, str))
+
+
+def test_line_budget_bounds_deep_nesting() -> None:
+    """10 levels of 100 long strings each stay within the budget, cut with markers."""
+
+    def level(n: int) -> dict[str, object]:
+        node: dict[str, object] = {"items": [f"{i} " + "text " * 2000 for i in range(100)]}
+        if n < 10:
+            node["next"] = level(n + 1)
+        return node
+
+    san = Sanitizer(limits=Limits(max_depth=20))
+    out = san.clean_mapping(level(1))
+    text = orjson.dumps(out).decode()
+    assert len(text) < san.limits.max_line + 2_000
+    assert "line budget: " in text
+
+
+def test_line_budget_is_configurable_and_leaves_small_lines_alone() -> None:
+    """A small max_line cuts early; a line under the budget is the same as without one."""
+    small = Sanitizer(limits=Limits(max_line=100))
+    out = small.clean({"a": "x" * 500, "b": [1, 2, 3]})
+    assert out["a"] == "x" * (100 - 5) + "…[line budget: 405 more chars]"
+    assert out["_line_budget"] == "[line budget: 1 more keys]"
+    data = {"k": "v" * 300, "n": [1, {"m": "text"}], "i": 3}
+    assert Sanitizer().clean_mapping(data) == Sanitizer(limits=Limits(max_line=10**9)).clean(data)
+
+
+def test_line_budget_cut_never_reveals_a_secret() -> None:
+    """A string cut by the budget is cut after redaction: a token across the cut never shows."""
+    secret = "sk-" + "A1b2C3d4" * 4
+    for pad in range(0, 60, 7):
+        san = Sanitizer(limits=Limits(max_line=60))
+        out = san.clean(["x" * pad + " key " + secret + " tail"])
+        text = orjson.dumps(out).decode()
+        assert secret[:12] not in text
+
+
+def test_configure_logging_takes_max_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """configure_logging(max_line=...) and AGENT_TRACING_MAX_LINE set the line budget."""
+    settings = at.configure_logging(console=False, json_output="stdout", max_line=1234)
+    try:
+        assert settings.limits.max_line == 1234
+    finally:
+        at.shutdown_logging()
+    monkeypatch.setenv("AGENT_TRACING_MAX_LINE", "4321")
+    settings = at.configure_logging(console=False, json_output="stdout")
+    try:
+        assert settings.limits.max_line == 4321
+    finally:
+        at.shutdown_logging()
+    with pytest.raises(ValueError, match="max_line"):
+        at.configure_logging(console=False, json_output="stdout", max_line=0)
+
+
+def test_flat_fast_path_matches_the_general_walk() -> None:
+    """The flat-dict path gives the general walk's result, under and over the line budget."""
+    for budget in (10**9, 65536, 300, 40):
+        san = Sanitizer(limits=Limits(max_line=budget))
+        data = {
+            "n": 7,
+            "s": "ord-12",
+            "long": "prose " * 60,
+            "k" * 300: "v",
+            "password": "hunter2",
+            "f": 1.5,
+            "none": None,
+            "nested": {"a": ["b", 2]},
+        }
+        fast = san.clean_mapping(data)
+        general = san._clean(data, 0, None, [budget])
+        assert fast == general

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import io
 import logging
 import logging.config
@@ -11,6 +12,7 @@ import orjson
 import pytest
 
 import agent_tracing as at
+from agent_tracing.testing import capture_events
 
 
 def _console(stream: io.StringIO, **kwargs: object) -> logging.Logger:
@@ -171,3 +173,21 @@ def test_console_keeps_data_holding_lone_surrogates() -> None:
     line = stream.getvalue()
     assert "log error" not in line
     assert '"lone \\ud800"' in line
+
+
+def test_truncation_cuts_bound_keys_before_the_calls_own() -> None:
+    """Past max_items keys of bound fields plus data, the call's data keys are all kept."""
+
+    def run() -> tuple[dict[str, object], dict[str, object]]:
+        at.bind_contextvars(**{f"bound{i}": i for i in range(99)})
+        log = at.get_logger("x")
+        with capture_events() as events:
+            log.info("m", data={"own1": 1, "own2": 2, "own3": 3})
+            log.info("m", data={"own1": 1})
+        return events.raw[0]["data"], events.raw[1]["data"]
+
+    cut, whole = contextvars.copy_context().run(run)
+    assert [cut["own1"], cut["own2"], cut["own3"]] == [1, 2, 3]
+    assert cut["_truncated_keys"] == 3
+    assert len(cut) == 100
+    assert list(whole) == [*(f"bound{i}" for i in range(99)), "own1"]

@@ -159,3 +159,67 @@ def test_extra_patterns_apply_to_hex_text() -> None:
     """A configured pattern still scrubs text that no built-in pattern can match (hex ids)."""
     r = Redactor(patterns=[r"dead[0-9a-f]{4}"])
     assert r.redact_text("0a-deadbeef-01") == "0a-[REDACTED]-01"
+
+
+_PLANTED = (
+    "sk-abcdefghijklmnop1234",
+    "pk_live_abcdefgh123",
+    "whsec_" + "a" * 30,
+    "ghp_" + "b" * 30,
+    "github_pat_" + "c" * 25,
+    "glpat-" + "d" * 22,
+    "xoxb-1234567890abc",
+    "xapp-1-A1B2-123-abc",
+    "AKIAABCDEFGHIJKLMNOP",
+    "AIza" + "e" * 36,
+    "npm_" + "f" * 36,
+    "eyJhbGciOi.eyJzdWIiOi.sigsig",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIabc\n-----END RSA PRIVATE KEY-----",
+    "https://user:pa55@host.com/x",
+    "?token=abc&api_key=zzz",
+    "user[password]=x",
+    "api%5Fkey=1",
+    "Cookie: a=b; c=d",
+    "password=hunter2",
+    "'secret': 'xyz'",
+    '"apiKey" : "v"',
+    "db-password:\n p",
+    "Authorization: Bearer abcdefghijk",
+    "token abcdefghij",
+    "hooks.slack.com/services/" + "T" * 24,
+    "PWD=x",
+    "a_b_c_token=q",
+    "&auth=1",
+    "\u017fecret=abc",
+    "naïve_token=1",
+)
+_FILLER = (
+    "the", "high", "through", "design", "author", "monkey", "key", "session", ":", "=", "?",
+    "&", ";", "-", "_", "'", '"', "[", "]", "%5B", " ", "  ", "\n", "\t", "x:y", "a=b",
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PLANTED + _FILLER * 4), min_size=1, max_size=150),
+    st.integers(min_value=0, max_value=80),
+)
+def test_long_text_scan_matches_the_whole_pattern(parts: list[str], pad: int) -> None:
+    """A long text scanned only where a match can start gives the whole pattern's result."""
+    redactor = Redactor(extra_keys=["pin_code"])
+    text = "word " * pad + " ".join(parts)
+    mask = redactor._parts_for(text)
+    whole = redactor._pattern_for(mask).sub(redactor._replace, text) if mask else text
+    assert redactor.redact_text(text) == (text if redactor.skips_scan(text) else whole)
+
+
+def test_secret_anywhere_in_a_long_prompt_is_redacted() -> None:
+    """Every planted secret is caught at the start, middle and end of a 20k-character prompt."""
+    redactor = Redactor()
+    prose = "the high design of an author through thought: a monkey key session. " * 300
+    for secret in ("sk-abcdefghijklmnop1234", "AKIAABCDEFGHIJKLMNOP", "password=hunter2"):
+        for text in (secret + " " + prose, prose + secret + " " + prose, prose + secret):
+            out = redactor.redact_text(text)
+            assert "abcdefghijklmnop1234" not in out
+            assert "ABCDEFGHIJKLMNOP" not in out
+            assert "hunter2" not in out
