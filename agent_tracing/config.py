@@ -30,7 +30,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from agent_tracing.encoding import Limits, Sanitizer, set_sanitizer
-from agent_tracing.formatters import ConsoleFormatter
+from agent_tracing.formatters import ConsoleFormatter, JsonFormatter
 from agent_tracing.handlers import (
     ConsoleStreamHandler,
     ContextQueueHandler,
@@ -45,8 +45,10 @@ from agent_tracing.queueing import (
     BoundedQueue,
     Listener,
     QueueStats,
+    SiteFreeQueueHandler,
 )
 from agent_tracing.records import ContextFilter
+from agent_tracing.logger import SITE_FREE
 from agent_tracing.redaction import Redactor
 from agent_tracing.schema import (
     DEFAULT_CONTEXT_FIELDS,
@@ -554,7 +556,14 @@ def _install(
     front: ContextQueueHandler | None = None
     if settings.queue:
         q = BoundedQueue(settings.queue_size, settings.queue_timeout)
-        front = ContextQueueHandler(q)  # type: ignore[arg-type]
+        # Behind the JSON view only, the caller's site is never shown: not looked up either.
+        site_free = all(
+            type(target) in SITE_FREE
+            and type(target.formatter) is JsonFormatter
+            and not target.filters
+            for target in targets
+        )
+        front = (SiteFreeQueueHandler if site_free else ContextQueueHandler)(q)  # type: ignore[arg-type]
         listener = Listener(q, *targets, respect_handler_level=True)
         listener.start()
         installed: list[logging.Handler] = [front]
@@ -665,9 +674,21 @@ def _close(listener: Listener | None, targets: list[logging.Handler]) -> None:
     """
     if listener is not None and listener._thread is not None:  # type: ignore[attr-defined]
         if not listener.stop(_DRAIN_STALL):
+            _forget(listener.handlers)
             return
     for handler in targets:
         _close_handler(handler)
+
+
+def _forget(handlers: Iterable[logging.Handler]) -> None:
+    """Take handlers a stuck listener may be holding off the stdlib's exit list: its
+    ``logging.shutdown`` takes each handler's lock, which would keep the process alive."""
+    stuck = set(handlers)
+    refs: Any = getattr(logging, "_handlerList", None)
+    if refs is None:  # pragma: no cover - another logging module
+        return
+    with _logging_lock:
+        refs[:] = [ref for ref in refs if ref() not in stuck]
 
 
 def _uninstall() -> None:

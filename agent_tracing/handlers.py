@@ -379,7 +379,7 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.enqueue(self.prepare(record))
+            self.queue.put_nowait(self.prepare(record))  # what ``enqueue`` does, one call less
         except Exception:
             self.handleError(record)
 

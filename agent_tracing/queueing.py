@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
+from agent_tracing.handlers import ContextQueueHandler
+from agent_tracing.logger import SITE_FREE
 from agent_tracing.records import ATTR_CONTEXT, ATTR_DATA, ATTR_EVENT, ATTR_FIELDS
 
 __all__ = [
@@ -123,6 +125,7 @@ class BoundedQueue:
                         return True
                     except IndexError:
                         pass
+                    self.high_water = self.size
                     remaining = deadline - _monotonic()
                     if remaining <= 0:
                         self.dropped += 1
@@ -136,11 +139,13 @@ class BoundedQueue:
         """Queue ``item`` without a slot (the listener's stop sentinel)."""
         self._put(item)
 
-    def done(self, count: int, depth: int) -> int:
-        """The listener handed ``count`` records to the handlers (``depth`` were held when it
-        took them): give their slots back. Returns the drops not reported yet, now reported."""
+    def done(self, count: int) -> int:
+        """The listener handed ``count`` records to the handlers: give their slots back.
+        Returns the drops not reported yet, now reported."""
         free = self._free
         with self.changed:
+            # The depth only falls here: its peaks are the values just before.
+            depth = self.size - len(free)
             if depth > self.high_water:
                 self.high_water = depth
             self.written += count
@@ -224,13 +229,11 @@ class Listener(logging.handlers.QueueListener):
         q.consumer = threading.get_ident()
         records = q.records
         get, get_nowait = records.get, records.get_nowait
-        qsize = records.qsize
         sentinel = self._sentinel  # type: ignore[attr-defined]
         handle = self.handle
         empty = queue.Empty
         while True:
             record = get()
-            depth = qsize() + 1
             batch = [record]
             try:
                 while len(batch) < BATCH:
@@ -249,7 +252,7 @@ class Listener(logging.handlers.QueueListener):
                     pass
                 count += 1
                 q.handled += 1
-            unreported = q.done(count, depth)
+            unreported = q.done(count)
             if unreported:
                 try:
                     handle(dropped_record(unreported, q))
@@ -278,3 +281,11 @@ class Listener(logging.handlers.QueueListener):
                 seen, since = q.handled, now
             elif now - since >= stall or (until is not None and now >= until):
                 return False
+
+
+class SiteFreeQueueHandler(ContextQueueHandler):
+    """A :class:`~agent_tracing.ContextQueueHandler` in front of handlers that never show the
+    caller's file and line (the JSON view): the caller skips looking its site up."""
+
+
+SITE_FREE.add(SiteFreeQueueHandler)
