@@ -384,14 +384,28 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
             self.handleError(record)
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        msg = record.msg
         if record.__class__ in _PLAIN_RECORDS:
-            # What ``copy.copy`` does for a plain record (a new instance, the attributes copied)
-            # without the pickle protocol's detour.
-            prepared = _new_object(record.__class__)
-            prepared.__dict__.update(record.__dict__)
+            handlers = _root.handlers
+            if (
+                handlers
+                and handlers[-1] is self
+                and msg.__class__ is str
+                and not record.args
+                and not record.exc_info
+                and not record.exc_text
+            ):
+                # The root's last handler: no handler sees the record after this one, and
+                # nothing below changes what an earlier one saw (the values snapshot are equal
+                # copies), so the record itself is queued, without the copy.
+                prepared = record
+            else:
+                # What ``copy.copy`` does for a plain record (a new instance, the attributes
+                # copied) without the pickle protocol's detour.
+                prepared = _new_object(record.__class__)
+                prepared.__dict__.update(record.__dict__)
         else:
             prepared = copy.copy(record)
-        msg = record.msg
         if msg.__class__ is not str or record.args:
             try:
                 prepared.msg = record.getMessage()
@@ -399,7 +413,8 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
                 prepared.msg = (
                     f"{safe_repr(record.msg)} (unformattable with args {safe_repr(record.args)})"
                 )
-        prepared.args = None
+        if prepared.args:
+            prepared.args = None
         attrs = prepared.__dict__
         # The caller may change what it passed once the call returns (a dict it reuses, a list it
         # appends to): the line written later by the listener must show the values of the call.
@@ -436,6 +451,7 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
 
 
 _new_object = object.__new__
+_root = logging.getLogger()
 _PLAIN_RECORDS = frozenset((logging.LogRecord, _Record))
 
 #: Value types whose instances cannot change: a queued record may keep them by reference.

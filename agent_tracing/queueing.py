@@ -221,6 +221,14 @@ class Listener(logging.handlers.QueueListener):
     #: Seconds ``stop`` waits for a listener that writes nothing.
     stall = 10.0
 
+    def handle(self, record: logging.LogRecord) -> None:
+        """Hand ``record`` to each handler at or below its level (``QueueListener.handle``
+        with ``respect_handler_level``, without its ``prepare`` call)."""
+        level = record.levelno
+        for handler in self.handlers:
+            if level >= handler.level:
+                handler.handle(record)
+
     def enqueue_sentinel(self) -> None:
         self.queue.put_unbounded(self._sentinel)  # type: ignore[attr-defined]
 
@@ -230,32 +238,37 @@ class Listener(logging.handlers.QueueListener):
         records = q.records
         get, get_nowait = records.get, records.get_nowait
         sentinel = self._sentinel  # type: ignore[attr-defined]
-        handle = self.handle
         empty = queue.Empty
+        handled = q.handled
         while True:
-            record = get()
-            batch = [record]
+            batch = [get()]
             try:
                 while len(batch) < BATCH:
                     batch.append(get_nowait())
             except empty:
                 pass
+            # Read once a batch: the handlers may be replaced meanwhile (the next batch sees it).
+            targets = [(handler.level, handler.handle) for handler in self.handlers]
             count = 0
             stop = False
             for record in batch:
                 if record is sentinel:
                     stop = True
                     continue
-                try:
-                    handle(record)
-                except Exception:  # pragma: no cover - a handler's handle() does not raise
-                    pass
+                level = record.levelno
+                for threshold, handle in targets:
+                    if level >= threshold:
+                        try:
+                            handle(record)
+                        except Exception:  # pragma: no cover - handle() reports, never raises
+                            pass
                 count += 1
-                q.handled += 1
+                handled += 1
+                q.handled = handled
             unreported = q.done(count)
             if unreported:
                 try:
-                    handle(dropped_record(unreported, q))
+                    self.handle(dropped_record(unreported, q))
                 except Exception:  # pragma: no cover
                     pass
             if stop:

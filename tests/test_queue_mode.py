@@ -38,18 +38,18 @@ class _Gate(logging.Handler):
 
 
 @pytest.fixture
-def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Gate]:
-    """A gate put in front of the handlers of the queue-mode listener configured by the test."""
+def gate() -> Iterator[_Gate]:
+    """A gate put in front of the handlers of the queue-mode listener configured by the test
+    (call :func:`_install_gate` after ``configure_logging``)."""
     handler = _Gate()
-    real = config.Listener.handle
-
-    def handle(self: config.Listener, record: logging.LogRecord) -> None:
-        handler.handle(record)
-        real(self, record)
-
-    monkeypatch.setattr(config.Listener, "handle", handle)
     yield handler
     handler.gate.set()
+
+
+def _install_gate(gate: _Gate) -> None:
+    listener = config._State.listener
+    assert listener is not None
+    listener.handlers = (gate, *listener.handlers)
 
 
 def _stats() -> QueueStats:
@@ -68,6 +68,7 @@ def test_a_stalled_sink_holds_at_most_queue_size_records(tmp_path: Path, gate: _
     out = tmp_path / "stalled.jsonl"
     at.configure_logging(console=False, json_output=str(out), queue_mode=True, queue_size=20,
                          queue_timeout=0.05)  # fmt: skip
+    _install_gate(gate)
     log = at.get_logger("app.stalled")
     log.info("n", data={"i": 0})
     assert gate.entered.wait(10)
@@ -89,6 +90,7 @@ def test_the_file_says_how_many_records_were_dropped(tmp_path: Path, gate: _Gate
     out = tmp_path / "dropped.jsonl"
     at.configure_logging(console=False, json_output=str(out), queue_mode=True, queue_size=5,
                          queue_timeout=0)  # fmt: skip
+    _install_gate(gate)
     log = at.get_logger("app.dropped")
     log.info("n", data={"i": 0})
     assert gate.entered.wait(10)
