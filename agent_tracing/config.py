@@ -23,7 +23,6 @@ import re
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
@@ -39,6 +38,7 @@ from agent_tracing.handlers import (
     RotatingJsonFileHandler,
     TimedRotatingJsonFileHandler,
 )
+from agent_tracing.logger import SITE_FREE
 from agent_tracing.queueing import (
     DEFAULT_QUEUE_SIZE,
     DEFAULT_QUEUE_TIMEOUT,
@@ -48,7 +48,6 @@ from agent_tracing.queueing import (
     SiteFreeQueueHandler,
 )
 from agent_tracing.records import ContextFilter
-from agent_tracing.logger import SITE_FREE
 from agent_tracing.redaction import Redactor
 from agent_tracing.schema import (
     DEFAULT_CONTEXT_FIELDS,
@@ -563,7 +562,7 @@ def _install(
             and not target.filters
             for target in targets
         )
-        front = (SiteFreeQueueHandler if site_free else ContextQueueHandler)(q)  # type: ignore[arg-type]
+        front = (SiteFreeQueueHandler if site_free else ContextQueueHandler)(q)
         listener = Listener(q, *targets, respect_handler_level=True)
         listener.start()
         installed: list[logging.Handler] = [front]
@@ -672,10 +671,9 @@ def _close(listener: Listener | None, targets: list[logging.Handler]) -> None:
     without progress (a stuck sink): the handlers are then left open to the listener, whose
     daemon thread never keeps the process alive.
     """
-    if listener is not None and listener._thread is not None:  # type: ignore[attr-defined]
-        if not listener.stop(_DRAIN_STALL):
-            _forget(listener.handlers)
-            return
+    if listener is not None and not listener.stop(_DRAIN_STALL):
+        _forget(listener.handlers)
+        return
     for handler in targets:
         _close_handler(handler)
 
@@ -844,7 +842,7 @@ def _after_fork_in_child() -> None:
         return
     parent = _State.listener.queue
     q = BoundedQueue(parent.size, parent.timeout)
-    _State.queue_handler.queue = q  # type: ignore[assignment]
+    _State.queue_handler.queue = q
     listener = Listener(q, *_State.targets, respect_handler_level=True)
     listener.start()
     _State.listener = listener

@@ -37,7 +37,7 @@ __all__ = [
     "QueueStats",
 ]
 
-#: Records held at most (queued or being written) by default: about 10 MB at 1 KB a record.
+#: Records held at most (queued or being written) by default: about 7 MB at 0.7 KB a record.
 DEFAULT_QUEUE_SIZE = 10_000
 #: Seconds a caller waits for room in a full queue before its record is dropped, by default.
 DEFAULT_QUEUE_TIMEOUT = 1.0
@@ -135,6 +135,10 @@ class BoundedQueue:
             finally:
                 self._waiting -= 1
 
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """The next queued record (its slot is given back by :meth:`done`)."""
+        return self.records.get(block, timeout)
+
     def put_unbounded(self, item: Any) -> None:
         """Queue ``item`` without a slot (the listener's stop sentinel)."""
         self._put(item)
@@ -146,8 +150,7 @@ class BoundedQueue:
         with self.changed:
             # The depth only falls here: its peaks are the values just before.
             depth = self.size - len(free)
-            if depth > self.high_water:
-                self.high_water = depth
+            self.high_water = max(self.high_water, depth)
             self.written += count
             free.extend(repeat(None, count))
             unreported, self.unreported = self.unreported, 0
@@ -217,7 +220,7 @@ class Listener(logging.handlers.QueueListener):
     that takes records in batches, counts them (``handled``, for a drain to see progress) and
     writes the ``logging.dropped`` line. ``stop`` waits only while the listener makes progress."""
 
-    queue: BoundedQueue  # type: ignore[assignment]
+    queue: BoundedQueue
     #: Seconds ``stop`` waits for a listener that writes nothing.
     stall = 10.0
 
@@ -277,7 +280,7 @@ class Listener(logging.handlers.QueueListener):
     def stop(self, stall: float | None = None, until: float | None = None) -> bool:  # type: ignore[override]
         """Write what was accepted and end the thread; gives up (False, the thread left
         running) when it writes nothing for ``stall`` seconds, or at ``until``."""
-        thread = self._thread  # type: ignore[has-type]
+        thread = self._thread
         if thread is None:
             return True
         stall = self.stall if stall is None else stall

@@ -8,7 +8,7 @@ and the difference divided by N is its cost per call (start-up cancels out). The
 Queue mode's cases count the caller's thread only (``--separate-threads``): what a log call
 costs the code that makes it, while the listener thread writes the lines in the background
 (the caller's count then includes its share of the switches between the two threads), and with
-the listener paused (the record's copy and the put alone).
+the listener paused (the record's copy and the put alone); and the listener's thread alone.
 
 Usage: ``python bench/instructions.py [N]`` (valgrind from Debian's package must be installed).
 """
@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 CASES = {
     "ours": "ours()",
     "ours queue mode (caller's thread)": "ours(queue_mode=True)",
+    "ours queue mode (listener's thread)": "ours(queue_mode=True); LISTENER",
     "ours queue mode (caller alone, listener paused)": "ours(queue_mode=True); PAUSE",
     "seed design (stdlib + python-json-logger)": "seed()",
     "structlog native": "structlog_native()",
@@ -65,7 +66,7 @@ def instructions(factory: str, calls: int) -> int:
                 sys.executable,
                 "-c",
                 RUNNER.format(
-                    here=str(HERE), factory=factory.replace("; PAUSE", ""), calls=calls
+                    here=str(HERE), factory=factory.split(";", maxsplit=1)[0], calls=calls
                 ).replace("for i in", PAUSE + "for i in" if "; PAUSE" in factory else "for i in"),
             ],
             capture_output=True,
@@ -74,8 +75,10 @@ def instructions(factory: str, calls: int) -> int:
             env={**os.environ, "PYTHONHASHSEED": "0"},
         )
         if caller_only:
-            # One file per thread; thread 1 is the main thread, the caller.
-            totals = re.search(r"^totals: (\d+)", Path(f"{tmp}/cg.out-01").read_text(), re.M)
+            # One file per thread; thread 1 is the main thread, the caller, 2 the listener.
+            thread = "02" if "; LISTENER" in factory else "01"
+            text = Path(f"{tmp}/cg.out-{thread}").read_text()
+            totals = re.search(r"^totals: (\d+)", text, re.M)
             if totals is None:
                 raise RuntimeError("no totals in callgrind's file of the main thread")
             return int(totals.group(1))
