@@ -377,9 +377,26 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
     # thread-safe; the caller only pays for the copy and the put.
     _needs_lock = False
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def handle(self, record: logging.LogRecord) -> bool:
+        # ``_ReportOnce.handle`` and ``emit`` in one call: this is the whole of the caller's cost.
+        attrs = record.__dict__
+        if ATTR_CONTEXT not in attrs:
+            attrs[ATTR_CONTEXT] = _raw_context()
+            if ATTR_FIELDS not in attrs:
+                adopt_extra(record)  # in the caller's thread, before the queue's copy
+        if self.filters:
+            fill_caller(record)  # a filter may read the caller
+            if not self.filter(record):
+                return False
         try:
             self.queue.put_nowait(self.prepare(record))  # what ``enqueue`` does, one call less
+        except Exception:
+            self.handleError(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.queue.put_nowait(self.prepare(record))
         except Exception:
             self.handleError(record)
 
