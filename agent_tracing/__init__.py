@@ -9,7 +9,14 @@ The core imports no framework; each integration lives in its own module
 from typing import Any
 
 from agent_tracing import schema
-from agent_tracing.config import LoggingSettings, configure_logging, flush_logging, shutdown_logging
+from agent_tracing.config import (
+    LoggingSettings,
+    QueueStats,
+    configure_logging,
+    flush_logging,
+    queue_stats,
+    shutdown_logging,
+)
 from agent_tracing.context import (
     bind,
     bind_contextvars,
@@ -50,6 +57,7 @@ __all__ = [
     "JsonStreamHandler",
     "Limits",
     "LoggingSettings",
+    "QueueStats",
     "Redactor",
     "RotatingJsonFileHandler",
     "Sanitizer",
@@ -68,6 +76,7 @@ __all__ = [
     "line_keys",
     "new_correlation_id",
     "new_span_id",
+    "queue_stats",
     "replace_contextvars",
     "reset_contextvars",
     "schema",

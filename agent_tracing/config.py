@@ -17,21 +17,19 @@ from __future__ import annotations
 
 import atexit
 import logging
-import logging.handlers
+import math
 import os
-import queue
 import re
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, TextIO
 
 from agent_tracing.encoding import Limits, Sanitizer, set_sanitizer
-from agent_tracing.formatters import ConsoleFormatter
+from agent_tracing.formatters import ConsoleFormatter, JsonFormatter
 from agent_tracing.handlers import (
     ConsoleStreamHandler,
     ContextQueueHandler,
@@ -39,6 +37,15 @@ from agent_tracing.handlers import (
     JsonStreamHandler,
     RotatingJsonFileHandler,
     TimedRotatingJsonFileHandler,
+)
+from agent_tracing.logger import SITE_FREE
+from agent_tracing.queueing import (
+    DEFAULT_QUEUE_SIZE,
+    DEFAULT_QUEUE_TIMEOUT,
+    BoundedQueue,
+    Listener,
+    QueueStats,
+    SiteFreeQueueHandler,
 )
 from agent_tracing.records import ContextFilter
 from agent_tracing.redaction import Redactor
@@ -52,9 +59,11 @@ from agent_tracing.schema import (
 
 __all__ = [
     "LoggingSettings",
+    "QueueStats",
     "configure_logging",
     "configured_arguments",
     "flush_logging",
+    "queue_stats",
     "shutdown_logging",
 ]
 
@@ -96,6 +105,19 @@ def _as_int(name: str, value: Any) -> int | None:
         except ValueError:
             pass
     raise ValueError(f"{name} must be an integer, not {value!r}")
+
+
+def _as_float(name: str, value: Any) -> float | None:
+    """A number of seconds: an int or a float, or its decimal text (``_validate`` checks the
+    range)."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be a number of seconds, not {value!r}")
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([KMG]?B)?", re.IGNORECASE)
@@ -167,6 +189,10 @@ class LoggingSettings:
     when: str = "midnight"
     levels: dict[str, int] = field(default_factory=dict)
     queue: bool = False
+    #: Queue mode: records held at most (queued or being written).
+    queue_size: int = DEFAULT_QUEUE_SIZE
+    #: Queue mode: seconds a caller waits for room in a full queue before its record is dropped.
+    queue_timeout: float = DEFAULT_QUEUE_TIMEOUT
     redact_keys: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     keep_handlers: bool = False
@@ -176,7 +202,7 @@ class LoggingSettings:
 
 class _State:
     handlers: list[logging.Handler] = []
-    listener: logging.handlers.QueueListener | None = None
+    listener: Listener | None = None
     queue_handler: ContextQueueHandler | None = None
     targets: list[logging.Handler] = []
     leveled: list[str] = []
@@ -266,6 +292,8 @@ def configure_logging(
     when: str | None = None,
     levels: Mapping[str, int | str] | str | None = None,
     queue_mode: bool | None = None,
+    queue_size: int | str | None = None,
+    queue_timeout: float | str | None = None,
     redact_keys: Iterable[str] | None = None,
     max_string: int | None = None,
     max_items: int | None = None,
@@ -318,6 +346,11 @@ def configure_logging(
             ``AGENT_TRACING_QUEUE``; default off. Configured from the main thread, it also
             handles SIGTERM: the queue is written out, then the previous handler runs (or the
             process ends by SIGTERM, as by default; an ignored SIGTERM stays ignored).
+        queue_size: Queue mode's bound: records held at most, queued or being written. Env
+            ``AGENT_TRACING_QUEUE_SIZE``; default 10000.
+        queue_timeout: Seconds a call waits for room in a full queue; then its record is
+            dropped, counted (:func:`queue_stats`) and reported by a ``logging.dropped``
+            WARNING line. ``0`` never waits. Env ``AGENT_TRACING_QUEUE_TIMEOUT``; default 1.
         redact_keys: Keys redacted besides the defaults. Env ``AGENT_TRACING_REDACT_KEYS``
             (comma-separated).
         max_string: Characters kept of one string (env ``AGENT_TRACING_MAX_STRING``; 8192).
@@ -400,6 +433,16 @@ def configure_logging(
                 _env_option("AGENT_TRACING_QUEUE", _as_bool),
                 False,
             ),
+            queue_size=pick(
+                _as_int("queue_size", queue_size),
+                _env_option("AGENT_TRACING_QUEUE_SIZE", _as_int),
+                DEFAULT_QUEUE_SIZE,
+            ),
+            queue_timeout=pick(
+                _as_float("queue_timeout", queue_timeout),
+                _env_option("AGENT_TRACING_QUEUE_TIMEOUT", _as_float),
+                DEFAULT_QUEUE_TIMEOUT,
+            ),
             redact_keys=tuple(
                 redact_keys if redact_keys is not None else _split_keys(env_keys or "")
             ),
@@ -471,6 +514,17 @@ def _validate(settings: LoggingSettings) -> None:
         value = getattr(settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name} must be an int >= 0, not {value!r}")
+    size = settings.queue_size
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"queue_size must be an int >= 1, not {size!r}")
+    timeout = settings.queue_timeout
+    if (
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not math.isfinite(timeout)
+        or timeout < 0
+    ):
+        raise ValueError(f"queue_timeout must be a number of seconds >= 0, not {timeout!r}")
     for name in ("max_string", "max_items", "max_depth", "max_line"):
         value = getattr(settings.limits, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -505,12 +559,19 @@ def _install(
     last-resort handler, which writes it unredacted.
     """
     root = logging.getLogger()
-    listener: logging.handlers.QueueListener | None = None
+    listener: Listener | None = None
     front: ContextQueueHandler | None = None
     if settings.queue:
-        q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        front = ContextQueueHandler(q)
-        listener = _Listener(q, *targets, respect_handler_level=True)
+        q = BoundedQueue(settings.queue_size, settings.queue_timeout)
+        # Behind the JSON view only, the caller's site is never shown: not looked up either.
+        site_free = all(
+            type(target) in SITE_FREE
+            and type(target.formatter) is JsonFormatter
+            and not target.filters
+            for target in targets
+        )
+        front = (SiteFreeQueueHandler if site_free else ContextQueueHandler)(q)
+        listener = Listener(q, *targets, respect_handler_level=True)
         listener.start()
         installed: list[logging.Handler] = [front]
     else:
@@ -611,12 +672,29 @@ def _close_handler(handler: logging.Handler) -> None:
         pass
 
 
-def _close(listener: logging.handlers.QueueListener | None, targets: list[logging.Handler]) -> None:
-    """Stop a listener (it drains what was accepted) and close the handlers behind it."""
-    if listener is not None and getattr(listener, "_thread", None) is not None:
-        listener.stop()
+def _close(listener: Listener | None, targets: list[logging.Handler]) -> None:
+    """Stop a listener (it drains what was accepted) and close the handlers behind it.
+
+    The drain waits while the listener writes, and gives up after ``_DRAIN_STALL`` seconds
+    without progress (a stuck sink): the handlers are then left open to the listener, whose
+    daemon thread never keeps the process alive.
+    """
+    if listener is not None and not listener.stop(_DRAIN_STALL):
+        _forget(listener.handlers)
+        return
     for handler in targets:
         _close_handler(handler)
+
+
+def _forget(handlers: Iterable[logging.Handler]) -> None:
+    """Take handlers a stuck listener may be holding off the stdlib's exit list: its
+    ``logging.shutdown`` takes each handler's lock, which would keep the process alive."""
+    stuck = set(handlers)
+    refs: Any = getattr(logging, "_handlerList", None)
+    if refs is None:  # pragma: no cover - another logging module
+        return
+    with _logging_lock:
+        refs[:] = [ref for ref in refs if ref() not in stuck]
 
 
 def _uninstall() -> None:
@@ -652,18 +730,24 @@ def configured_arguments() -> dict[str, Any] | None:
 
 
 def flush_logging() -> None:
-    """Write out every record accepted so far (drains the queue in queue mode)."""
+    """Write out every record accepted so far (in queue mode: waits for the listener, as long
+    as it makes progress; it gives up after ``_DRAIN_STALL`` seconds without any)."""
     with _State.lock:
         listener = _State.listener
         if listener is not None and _State.queue_handler is not None:
-            # Restart the listener: stop() drains the queue and joins the thread.
-            listener.stop()
-            listener.start()
+            listener.queue.wait_written(_DRAIN_STALL)
         for handler in _State.targets:
             try:
                 handler.flush()
             except Exception:  # pragma: no cover
                 pass
+
+
+def queue_stats() -> QueueStats | None:
+    """Queue mode's counters (records accepted, written, dropped, the depth and its high-water
+    mark, the bound), or None when queue mode is not in effect. A forked child counts its own."""
+    listener = _State.listener
+    return None if listener is None else listener.queue.stats()
 
 
 def shutdown_logging() -> None:
@@ -692,17 +776,6 @@ _DRAIN_STALL = 10.0
 _DRAIN_POLL = 0.2
 
 
-class _Listener(logging.handlers.QueueListener):
-    """A ``QueueListener`` that counts the records it handled, so a drain can tell a listener
-    still writing from one that is stuck."""
-
-    handled = 0
-
-    def handle(self, record: logging.LogRecord) -> None:
-        self.handled += 1
-        super().handle(record)
-
-
 def _drain(stall: float) -> None:
     """Write what is queued and flush the handlers; give up only when the listener has handled
     nothing for ``stall`` seconds."""
@@ -711,24 +784,9 @@ def _drain(stall: float) -> None:
         return
     try:
         listener = _State.listener
-        thread = getattr(listener, "_thread", None)
-        if listener is not None and thread is not None:
-            # ``QueueListener.stop`` without the unbounded join, then a fresh thread, as
-            # ``flush_logging`` does, for a process that lives on after its handler. Records
-            # queued after the sentinel (another thread still logging) wait for that thread.
-            listener.enqueue_sentinel()
-            seen, since = getattr(listener, "handled", 0), time.monotonic()
-            while True:
-                thread.join(_DRAIN_POLL)
-                if not thread.is_alive():
-                    listener._thread = None
-                    listener.start()
-                    break
-                handled = getattr(listener, "handled", 0)
-                if handled != seen:
-                    seen, since = handled, time.monotonic()
-                elif time.monotonic() - since >= stall:
-                    break
+        if listener is not None:
+            # Records queued after this (another thread still logging) wait for that thread.
+            listener.queue.wait_written(stall)
         for handler in _State.targets:
             try:
                 handler.flush()
@@ -790,9 +848,10 @@ def _after_fork_in_child() -> None:
     _State.lock = threading.RLock()  # a parent thread may have held it at fork time
     if _State.listener is None or _State.queue_handler is None:
         return
-    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    parent = _State.listener.queue
+    q = BoundedQueue(parent.size, parent.timeout)
     _State.queue_handler.queue = q
-    listener = _Listener(q, *_State.targets, respect_handler_level=True)
+    listener = Listener(q, *_State.targets, respect_handler_level=True)
     listener.start()
     _State.listener = listener
 

@@ -402,21 +402,52 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
     # thread-safe; the caller only pays for the copy and the put.
     _needs_lock = False
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        # ``_ReportOnce.handle`` and ``emit`` in one call: this is the whole of the caller's cost.
+        attrs = record.__dict__
+        if ATTR_CONTEXT not in attrs:
+            attrs[ATTR_CONTEXT] = _raw_context()
+            if ATTR_FIELDS not in attrs:
+                adopt_extra(record)  # in the caller's thread, before the queue's copy
+        if self.filters:
+            fill_caller(record)  # a filter may read the caller
+            if not self.filter(record):
+                return False
+        try:
+            self.queue.put_nowait(self.prepare(record))  # what ``enqueue`` does, one call less
+        except Exception:
+            self.handleError(record)
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.enqueue(self.prepare(record))
+            self.queue.put_nowait(self.prepare(record))
         except Exception:
             self.handleError(record)
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        msg = record.msg
         if record.__class__ in _PLAIN_RECORDS:
-            # What ``copy.copy`` does for a plain record (a new instance, the attributes copied)
-            # without the pickle protocol's detour.
-            prepared = _new_object(record.__class__)
-            prepared.__dict__.update(record.__dict__)
+            handlers = _root.handlers
+            if (
+                handlers
+                and handlers[-1] is self
+                and msg.__class__ is str
+                and not record.args
+                and not record.exc_info
+                and not record.exc_text
+            ):
+                # The root's last handler: no handler sees the record after this one, and
+                # nothing below changes what an earlier one saw (the values snapshot are equal
+                # copies), so the record itself is queued, without the copy.
+                prepared = record
+            else:
+                # What ``copy.copy`` does for a plain record (a new instance, the attributes
+                # copied) without the pickle protocol's detour.
+                prepared = _new_object(record.__class__)
+                prepared.__dict__.update(record.__dict__)
         else:
             prepared = copy.copy(record)
-        msg = record.msg
         if msg.__class__ is not str or record.args:
             try:
                 prepared.msg = record.getMessage()
@@ -424,7 +455,8 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
                 prepared.msg = (
                     f"{safe_repr(record.msg)} (unformattable with args {safe_repr(record.args)})"
                 )
-        prepared.args = None
+        if prepared.args:
+            prepared.args = None
         attrs = prepared.__dict__
         # The caller may change what it passed once the call returns (a dict it reuses, a list it
         # appends to): the line written later by the listener must show the values of the call.
@@ -461,6 +493,7 @@ class ContextQueueHandler(_ReportOnce, logging.handlers.QueueHandler):
 
 
 _new_object = object.__new__
+_root = logging.getLogger()
 _PLAIN_RECORDS = frozenset((logging.LogRecord, _Record))
 
 #: Value types whose instances cannot change: a queued record may keep them by reference.

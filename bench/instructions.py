@@ -5,6 +5,11 @@ not. Each case of ``bench_core.py`` is run under ``valgrind --tool=callgrind`` f
 and the difference divided by N is its cost per call (start-up cancels out). The kernel's share
 (the ``write`` of each line) is not counted, for ours and the anchors alike.
 
+Queue mode's cases count the caller's thread only (``--separate-threads``): what a log call
+costs the code that makes it, while the listener thread writes the lines in the background
+(the caller's count then includes its share of the switches between the two threads), and with
+the listener paused (the record's copy and the put alone); and the listener's thread alone.
+
 Usage: ``python bench/instructions.py [N]`` (valgrind from Debian's package must be installed).
 """
 
@@ -22,6 +27,9 @@ HERE = Path(__file__).resolve().parent
 CASES = {
     "floor (hand-written writer)": "floor()",
     "ours": "ours()",
+    "ours queue mode (caller's thread)": "ours(queue_mode=True)",
+    "ours queue mode (listener's thread)": "ours(queue_mode=True); LISTENER",
+    "ours queue mode (caller alone, listener paused)": "ours(queue_mode=True); PAUSE",
     "seed design (stdlib + python-json-logger)": "seed()",
     "structlog native": "structlog_native()",
     "floor, 8.7k-character prompt in data": "floor_prompt()",
@@ -43,24 +51,40 @@ for i in range({calls}):
 bench_core._reset_logging()
 """
 
+# Stops queue mode's listener: the records stay queued (fewer than the queue holds).
+PAUSE = "import agent_tracing.config as config; config._State.listener.stop()\n"
+
 
 def instructions(factory: str, calls: int) -> int:
-    """Instructions callgrind counts for a process making ``calls`` calls of one case."""
+    """Instructions callgrind counts for a process making ``calls`` calls of one case (in queue
+    mode: its main thread's only, the one making the calls)."""
+    caller_only = "queue_mode=True" in factory
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [
                 "valgrind",
                 "--tool=callgrind",
                 f"--callgrind-out-file={tmp}/cg.out",
+                f"--separate-threads={'yes' if caller_only else 'no'}",
                 sys.executable,
                 "-c",
-                RUNNER.format(here=str(HERE), factory=factory, calls=calls),
+                RUNNER.format(
+                    here=str(HERE), factory=factory.split(";", maxsplit=1)[0], calls=calls
+                ).replace("for i in", PAUSE + "for i in" if "; PAUSE" in factory else "for i in"),
             ],
             capture_output=True,
             text=True,
             check=True,
             env={**os.environ, "PYTHONHASHSEED": "0"},
         )
+        if caller_only:
+            # One file per thread; thread 1 is the main thread, the caller, 2 the listener.
+            thread = "02" if "; LISTENER" in factory else "01"
+            text = Path(f"{tmp}/cg.out-{thread}").read_text()
+            totals = re.search(r"^totals: (\d+)", text, re.M)
+            if totals is None:
+                raise RuntimeError("no totals in callgrind's file of the main thread")
+            return int(totals.group(1))
     found = re.search(r"Collected : (\d+)", out.stderr)
     if found is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{out.stderr[-2000:]}")
