@@ -22,13 +22,14 @@ from typing import Any
 
 from agent_tracing.formatters import JsonFormatter
 
-__all__ = ["WRITERS", "sole_writer"]
+__all__ = ["LEVEL_NAMES", "WRITERS", "sole_writer"]
 
 #: Handler classes that append the line of :meth:`JsonFormatter.line_bytes` with
 #: ``append_line(line)`` exactly as their ``emit`` appends a record's (registered by
 #: :mod:`agent_tracing.handlers`). Exact classes: a subclass may override ``emit``.
 WRITERS: set[type] = set()
-_STANDARD = {
+#: The five standard levels and the name a line gives each (the only levels the fast path takes).
+LEVEL_NAMES = {
     logging.DEBUG: "DEBUG",
     logging.INFO: "INFO",
     logging.WARNING: "WARNING",
@@ -44,7 +45,7 @@ def sole_writer(logger: logging.Logger, level: int) -> Any:
     :data:`WRITERS`, with our plain formatter, no filter and a level it takes; ``logger`` has no
     filter (the loggers above it never filter a propagated record, as in the stdlib).
     """
-    if logger.filters or logger.disabled or level not in _STANDARD:
+    if logger.filters or logger.disabled or level not in LEVEL_NAMES:
         return None
     found = None
     current: logging.Logger | None = logger
@@ -65,8 +66,3 @@ def sole_writer(logger: logging.Logger, level: int) -> Any:
     ):
         return None
     return found
-
-
-def level_text(level: int) -> str:
-    """The name of one of the five standard levels (the only ones the fast path takes)."""
-    return _STANDARD[level]

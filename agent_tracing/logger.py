@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol, cast
 
-from agent_tracing._fastpath import level_text as _level_text
+from agent_tracing._fastpath import LEVEL_NAMES as _LEVEL_NAMES
 from agent_tracing._fastpath import sole_writer as _sole_writer
 from agent_tracing.context import _CONTEXT
 from agent_tracing.encoding import safe_repr
@@ -248,7 +248,7 @@ class BoundLogger:
             if writer is not None:
                 # Only our JSON file handler would see the record: its line, without it.
                 line = writer.formatter.line_bytes(
-                    _time_ns() / 1e9, _level_text(level), logger.name,
+                    _time_ns() / 1e9, _LEVEL_NAMES[level], logger.name,
                     msg if rendered is None else rendered, _CONTEXT.get(), fields, data, event,
                 )  # fmt: skip
                 if writer._needs_lock:  # a rotating file: one rotation at a time

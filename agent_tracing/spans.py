@@ -204,8 +204,9 @@ class Span:
                     f"{self.name} failed" if self.status == "error" else f"{self.name} finished"
                 )
             exc_info: Any = exc if exc is not None else None
+            context = _schema.context_fields()
             line_fields = (
-                {k: v for k, v in fields.items() if k in _schema.context_fields() and v is not None}
+                {k: v for k, v in fields.items() if v is not None and k in context}
                 if fields
                 else {}
             )
